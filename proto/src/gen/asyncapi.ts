@@ -1,0 +1,87 @@
+/**
+ * The AsyncAPI 3 document of the NATS side: one channel per request subject (with its
+ * routing parameters), plus the audit and event streams. Generated from the route table.
+ */
+import { z } from "zod";
+import { routes as allRoutes } from "../routes/index.ts";
+import type { RouteSpec } from "../routes/route.ts";
+import { AuditEvent } from "../schemas/audit.ts";
+import { Subjects } from "../subjects.ts";
+import { jsonSchema } from "./json-schema.ts";
+
+const channelId = (id: string) => id.replace(/[^A-Za-z0-9_-]/g, "_");
+
+export function buildAsyncApi(opts: { version: string; routes?: readonly RouteSpec[] }): Record<string, unknown> {
+  const channels: Record<string, unknown> = {};
+  const operations: Record<string, unknown> = {};
+  for (const route of opts.routes ?? allRoutes) {
+    if (!route.subject) continue;
+    const id = channelId(route.id);
+    const paramNames = [...route.subject.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+    const request = z.object({
+      params: route.params ?? z.object({}),
+      query: route.query ?? z.object({}),
+      body: route.body ?? z.null().optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+    });
+    channels[id] = {
+      address: route.subject,
+      description: `${route.summary} (HTTP ${route.method} ${route.path})`,
+      ...(paramNames.length ? { parameters: Object.fromEntries(paramNames.map((p) => [p, { description: `Validated name (dots mapped to \`~\`).` }])) } : {}),
+      messages: {
+        request: { name: `${id}_request`, payload: jsonSchema(request, "output") },
+        reply: {
+          name: `${id}_reply`,
+          payload: {
+            oneOf: [
+              { type: "object", properties: { ok: { const: true }, data: jsonSchema(route.reply, "output") }, required: ["ok", "data"] },
+              {
+                type: "object",
+                properties: {
+                  ok: { const: false },
+                  error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" }, details: {} }, required: ["code", "message"] },
+                },
+                required: ["ok", "error"],
+              },
+            ],
+          },
+        },
+      },
+    };
+    operations[id] = {
+      action: "receive",
+      channel: { $ref: `#/channels/${id}` },
+      messages: [{ $ref: `#/channels/${id}/messages/request` }],
+      reply: { channel: { $ref: `#/channels/${id}` }, messages: [{ $ref: `#/channels/${id}/messages/reply` }] },
+      summary: route.summary,
+    };
+  }
+  channels.audit = {
+    address: "ep.v1.audit.{category}.{action}",
+    description: "Audit events, stored in the JetStream stream AUDIT before the mutation replies.",
+    parameters: { category: { description: "Audit category." }, action: { description: "Action, dots mapped to `-`." } },
+    messages: { auditEvent: { name: "auditEvent", payload: jsonSchema(AuditEvent, "output") } },
+  };
+  channels.authInvalidate = {
+    address: Subjects.bcast.authInvalidate,
+    description: "Gateways drop cached verifications of a key or user.",
+    messages: {
+      invalidate: {
+        name: "invalidate",
+        payload: { type: "object", properties: { key_id: { type: "string" }, user_id: { type: "string" } } },
+      },
+    },
+  };
+  operations.publishAudit = {
+    action: "send",
+    channel: { $ref: "#/channels/audit" },
+    messages: [{ $ref: "#/channels/audit/messages/auditEvent" }],
+  };
+  return {
+    asyncapi: "3.0.0",
+    info: { title: "edgeplane mesh", version: opts.version, description: "NATS subjects of the edgeplane worker mesh." },
+    defaultContentType: "application/json",
+    channels,
+    operations,
+  };
+}

@@ -1,0 +1,16 @@
+/** The HTTP route table: every route of the API, in one list. */
+import type { RouteSpec } from "./route.ts";
+import { localRoutes } from "./mesh.ts";
+import { meRoute, setupCompleteRoute, setupStatusRoute } from "./setup.ts";
+
+export * from "./mesh.ts";
+export * from "./route.ts";
+export * from "./setup.ts";
+
+/** Every route, gateway-local ones included. Order is the docs' order. */
+export const routes: readonly RouteSpec[] = Object.freeze([
+  ...localRoutes,
+  setupStatusRoute,
+  setupCompleteRoute,
+  meRoute,
+]);

@@ -1,0 +1,58 @@
+/**
+ * The subject scheme. Everything is under `ep.v1.`; the second token after the version
+ * names the domain, routing tokens (cluster, node, interface) come next and are always
+ * validated Names mapped through `subjectToken`:
+ *
+ *   ep.v1.<domain>[.<routing token>…].<resource>.<verb>   request/reply (queue groups)
+ *   ep.v1.evt.<domain>.<resource id>.<type>               domain events  → stream EVENTS
+ *   ep.v1.audit.<category>.<action>                       audit events   → stream AUDIT
+ *   ep.v1.bcast.<domain>.<what>                           fan-out notices (plain pub/sub)
+ */
+import { subjectToken } from "./names.ts";
+
+export const SUBJECT_ROOT = "ep.v1";
+
+export const Subjects = {
+  auth: {
+    verify: "ep.v1.auth.verify",
+    setupStatus: "ep.v1.auth.setup.status",
+    setupComplete: "ep.v1.auth.setup.complete",
+    me: "ep.v1.auth.me",
+  },
+  mesh: {
+    echo: "ep.v1.mesh.echo",
+  },
+  /** Audit events for one category/action (both are catalogue names, never user input). */
+  audit: (category: string, action: string) => `ep.v1.audit.${subjectToken(category)}.${subjectToken(action)}`,
+  /** Domain events for one resource. */
+  event: (domain: string, resource: string, type: string) =>
+    `ep.v1.evt.${subjectToken(domain)}.${subjectToken(resource)}.${subjectToken(type)}`,
+  bcast: {
+    /** Drop cached credential verifications (payload: `{key_id?, user_id?}`; empty = all). */
+    authInvalidate: "ep.v1.bcast.auth.invalidate",
+  },
+} as const;
+
+/** JetStream streams of the mesh; created idempotently by whoever starts first. */
+export const Streams = {
+  AUDIT: {
+    name: "AUDIT",
+    subjects: ["ep.v1.audit.>"],
+    description: "Audit events waiting to be appended to the hash-chained audit table.",
+  },
+  EVENTS: { name: "EVENTS", subjects: ["ep.v1.evt.>"], description: "Domain events for WebSocket clients and replay." },
+} as const;
+
+/** Service names used for NATS service discovery (`$SRV.*`). */
+export const ServiceName = {
+  Gateway: "ep-gateway",
+  Auth: "ep-auth",
+  HaproxyAgent: "ep-haproxy-agent",
+  WgAgent: "ep-wg-agent",
+  Adapters: "ep-adapters",
+  Stats: "ep-stats",
+} as const;
+export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName];
+
+/** Services without which the mesh is not ready (readiness probe). */
+export const REQUIRED_SERVICES: readonly ServiceName[] = Object.freeze([ServiceName.Auth]);

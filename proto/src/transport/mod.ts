@@ -1,0 +1,8 @@
+/** The typed NATS transport every service uses: serve, call, audit, streams, headers. */
+export * from "./audit.ts";
+export * from "./call.ts";
+export * from "./headers.ts";
+export * from "./serve.ts";
+export * from "./streams.ts";
+export * from "./trace.ts";
+export * from "./wire.ts";

@@ -1,0 +1,182 @@
+/**
+ * The service side: an `EpService` registers endpoints with `@nats-io/services` (so
+ * every instance is discoverable and reports per-endpoint stats), decodes and validates
+ * requests, runs handlers inside a span continuing the caller's trace, and always
+ * replies — with data, or with an error as data. `stop()` drains: no new requests are
+ * taken, in-flight handlers finish and reply, then it resolves.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
+import { z } from "zod";
+import { EpError, Errors, toEpError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { RouteReply, RouteRequest, RouteSpec } from "../routes/route.ts";
+import { subjectPattern } from "../routes/route.ts";
+import { subjectToken } from "../names.ts";
+import type { Principal } from "../schemas/common.ts";
+import { parseOrThrow } from "../validation.ts";
+import { type CallMeta, decodeMeta } from "./headers.ts";
+import { inServerSpan } from "./trace.ts";
+import { decodeJson, encodeJson, isWithMeta, type WireReply, type WithMeta } from "./wire.ts";
+
+export interface HandlerContext {
+  /** The principal the gateway verified, if any. */
+  principal: Principal | undefined;
+  requestId: string | undefined;
+  sourceIp: string | undefined;
+  /** The subject the request arrived on. */
+  subject: string;
+  meta: CallMeta;
+  log: Logger;
+}
+
+export type Handler<Req, Rep> = (req: Req, ctx: HandlerContext) => Promise<Rep | WithMeta<Rep>> | Rep | WithMeta<Rep>;
+
+export interface EpServiceConfig {
+  name: string;
+  version: string;
+  description?: string;
+  /** Instance metadata shown by discovery (host, node…). */
+  metadata?: Record<string, string>;
+  /** Default queue group (default `q`); instances in one group share the load. */
+  queue?: string;
+  log: Logger;
+}
+
+export interface EndpointOptions {
+  subject: string;
+  /** Queue group for this endpoint; `""` = no queue (every instance gets every message). */
+  queue?: string;
+}
+
+interface Tally {
+  requests: number;
+  errors: number;
+  totalMs: number;
+}
+
+export interface EpService {
+  readonly id: string;
+  readonly name: string;
+  endpoint<S extends z.ZodType, Rep>(name: string, opts: EndpointOptions, schema: S, handler: Handler<z.infer<S>, Rep>): void;
+  route<R extends RouteSpec>(
+    route: R,
+    handler: Handler<RouteRequest<R>, RouteReply<R>>,
+    opts?: { fixed?: Record<string, string>; queue?: string },
+  ): void;
+  /** Requests currently being handled. */
+  inflight(): number;
+  /** Stop taking requests, wait for in-flight ones to reply (up to `timeoutMs`). */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+export async function createService(nc: NatsConnection, cfg: EpServiceConfig): Promise<EpService> {
+  const tallies = new Map<string, Tally>();
+  const svc: Service = await new Svcm(nc).add({
+    name: cfg.name,
+    version: cfg.version,
+    description: cfg.description ?? "",
+    metadata: cfg.metadata ?? {},
+    queue: cfg.queue ?? "q",
+    // The library times only the synchronous part of a handler; ours are async, so we
+    // report our own measurements in each endpoint's `data`.
+    statsHandler: async (ep) => {
+      const t = tallies.get(ep.name);
+      return t ? { requests: t.requests, errors: t.errors, total_ms: Math.round(t.totalMs * 1000) / 1000 } : {};
+    },
+  });
+  const log = cfg.log;
+  let active = 0;
+  let idle: (() => void) | undefined;
+
+  async function handle(msg: ServiceMsg, epName: string, schema: z.ZodType, handler: Handler<unknown, unknown>) {
+    const t0 = performance.now();
+    const tally = tallies.get(epName) as Tally;
+    tally.requests++;
+    active++;
+    const meta = decodeMeta(msg.headers);
+    const reqLog = meta.requestId ? log.child({ req: meta.requestId }) : log;
+    let reply: WireReply;
+    try {
+      const out = await inServerSpan(`${cfg.name} ${epName}`, meta, async () => {
+        let raw: unknown;
+        try {
+          raw = decodeJson(msg.data);
+        } catch {
+          throw Errors.BadRequest.withMessage("request payload is not JSON");
+        }
+        const req = parseOrThrow(schema, raw ?? {});
+        return handler(req, {
+          principal: meta.principal,
+          requestId: meta.requestId,
+          sourceIp: meta.sourceIp,
+          subject: msg.subject,
+          meta,
+          log: reqLog,
+        });
+      });
+      reply = isWithMeta(out) ? { ok: true, data: out.data, meta: out.meta } : { ok: true, data: out };
+    } catch (err) {
+      tally.errors++;
+      if (!(err instanceof EpError)) reqLog.error({ err, endpoint: epName }, "handler failed");
+      reply = { ok: false, error: toEpError(err).toWire() };
+    }
+    try {
+      msg.respond(encodeJson(reply));
+    } catch (err) {
+      reqLog.warn({ err }, "could not send reply");
+    } finally {
+      tally.totalMs += performance.now() - t0;
+      active--;
+      if (active === 0 && idle) idle();
+    }
+  }
+
+  function endpoint(name: string, opts: EndpointOptions, schema: z.ZodType, handler: Handler<unknown, unknown>) {
+    tallies.set(name, { requests: 0, errors: 0, totalMs: 0 });
+    const epOpts: { subject: string; queue?: string; handler: (err: Error | null, msg: ServiceMsg) => void } = {
+      subject: opts.subject,
+      handler: (err, msg) => {
+        if (err) {
+          log.error({ err, endpoint: name }, "endpoint subscription failed");
+          return;
+        }
+        // During drain, messages already buffered are still delivered here: answer them.
+        void handle(msg, name, schema, handler);
+      },
+    };
+    if (opts.queue !== undefined) epOpts.queue = opts.queue;
+    svc.addEndpoint(name, epOpts);
+  }
+
+  return {
+    id: svc.info().id,
+    name: cfg.name,
+    endpoint: endpoint as EpService["endpoint"],
+    route(route, handler, opts = {}) {
+      if (!route.subject) throw new Error(`route ${route.id} has no subject: it is answered by the gateway`);
+      const schema = z.object({
+        params: route.params ?? z.object({}),
+        query: route.query ?? z.object({}),
+        body: route.body ?? z.unknown().optional(),
+        headers: z.record(z.string(), z.string()).default({}),
+      });
+      const subject = subjectPattern(route.subject, opts.fixed, subjectToken);
+      const epOpts: EndpointOptions = { subject };
+      if (opts.queue !== undefined) epOpts.queue = opts.queue;
+      endpoint(route.id.replaceAll(".", "_"), epOpts, schema, handler as Handler<unknown, unknown>);
+    },
+    inflight: () => active,
+    async stop(timeoutMs = 10_000) {
+      await svc.stop();
+      if (active > 0) {
+        await Promise.race([
+          new Promise<void>((r) => {
+            idle = r;
+          }),
+          new Promise<void>((r) => setTimeout(r, timeoutMs).unref()),
+        ]);
+      }
+    },
+  };
+}

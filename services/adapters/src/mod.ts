@@ -1,0 +1,2 @@
+/** @edgeplane/adapters — Vendor device adapters. */
+export { service, VERSION } from "./service.ts";

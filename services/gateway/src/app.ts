@@ -1,0 +1,68 @@
+/**
+ * Assembles the gateway: Fastify with request ids, security headers, the error envelope,
+ * metrics, docs, and the route table. Pure construction — `main.ts` owns the process.
+ */
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger, RouteSpec } from "@edgeplane/proto";
+import Fastify, { type FastifyInstance, LogController } from "fastify";
+import { type GatewayConfig, trustProxyOption } from "./config.ts";
+import { createAuthenticator, type Authenticator } from "./plugins/auth.ts";
+import { docsPlugin } from "./plugins/docs.ts";
+import { errorsPlugin } from "./plugins/errors.ts";
+import { createMetrics, metricsPlugin } from "./plugins/metrics.ts";
+import { genReqId, requestIdPlugin } from "./plugins/request-id.ts";
+import { securityHeadersPlugin } from "./plugins/security-headers.ts";
+import { createHealth } from "./routes/health.ts";
+import { registerRouteTable } from "./routes/table.ts";
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  routes: readonly RouteSpec[];
+  log: Logger;
+  version: string;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  auth: Authenticator;
+}
+
+export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.log,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "req" }),
+    bodyLimit: config.EP_BODY_LIMIT,
+    genReqId,
+    trustProxy: trustProxyOption(config.EP_TRUST_PROXY),
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    return503OnClosing: true,
+  });
+  requestIdPlugin(app);
+  await securityHeadersPlugin(app);
+  errorsPlugin(app, config.EP_BODY_LIMIT);
+  const metrics = createMetrics();
+  metricsPlugin(app, metrics, config.EP_METRICS_TOKEN);
+  await docsPlugin(app, deps.routes, deps.version);
+
+  const auth = createAuthenticator({ nc: deps.nc, js: deps.js, cacheTtlMs: config.EP_AUTH_CACHE_TTL_MS, timeoutMs: config.EP_REQUEST_TIMEOUT_MS });
+  const health = createHealth(deps.nc);
+  registerRouteTable(app, deps.routes, {
+    nc: deps.nc,
+    auth,
+    metrics,
+    timeoutMs: config.EP_REQUEST_TIMEOUT_MS,
+    local: {
+      "health.liveness": async () => health.liveness(),
+      "health.readiness": async (_req, reply) => {
+        const r = await health.readiness();
+        return reply.code(r.status === "ready" ? 200 : 503).send(r);
+      },
+      "health.mesh": async () => health.mesh(),
+    },
+  });
+  return { app, auth };
+}

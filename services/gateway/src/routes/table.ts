@@ -1,0 +1,112 @@
+/**
+ * The generic part of the gateway: every route of the proto route table becomes a
+ * Fastify route that authenticates, authorises, validates and forwards to its NATS
+ * subject, mapping the typed reply (or typed error) back to HTTP. Routes without a
+ * subject are answered by local handlers, looked up by route id.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  callRaw,
+  EpError,
+  fillSubject,
+  issuesToFields,
+  type Principal,
+  type RouteSpec,
+  subjectToken,
+  validationError,
+} from "@edgeplane/proto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import type { Authenticator } from "../plugins/auth.ts";
+import type { GatewayMetrics } from "../plugins/metrics.ts";
+
+export type LocalHandler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+export interface TableOptions {
+  nc: NatsConnection;
+  auth: Authenticator;
+  metrics: GatewayMetrics;
+  timeoutMs: number;
+  local: Record<string, LocalHandler>;
+}
+
+const EMPTY = z.object({});
+
+/** Fastify path syntax from ours: `{name}` → `:name`. */
+export const fastifyPath = (p: string) => p.replace(/\{(\w+)\}/g, ":$1");
+
+/** Validate params, query and body together so one 422 lists every problem. */
+function validate(route: RouteSpec, req: FastifyRequest) {
+  const issues = [];
+  const p = (route.params ?? EMPTY).safeParse(req.params ?? {});
+  if (!p.success) issues.push(...issuesToFields(p.error));
+  const q = (route.query ?? EMPTY).safeParse(req.query ?? {});
+  if (!q.success) issues.push(...issuesToFields(q.error));
+  let body: unknown;
+  if (route.body) {
+    const b = route.body.safeParse(req.body);
+    if (!b.success) issues.push(...issuesToFields(b.error));
+    else body = b.data;
+  }
+  if (issues.length > 0 || !p.success || !q.success) throw validationError(issues);
+  return { params: p.data as Record<string, string>, query: q.data as Record<string, unknown>, body };
+}
+
+export function registerRouteTable(app: FastifyInstance, routes: readonly RouteSpec[], opts: TableOptions): void {
+  for (const route of routes) {
+    const local = route.subject ? undefined : opts.local[route.id];
+    if (!route.subject && !local) throw new Error(`route ${route.id} has neither a subject nor a local handler`);
+    const forwardHeaders = route.headers ?? [];
+
+    const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+      let principal: Principal | undefined;
+      if (route.auth === "principal") {
+        principal = req.principal ?? (await opts.auth.authenticate(req, route));
+        req.principal = principal;
+      }
+      const input = validate(route, req);
+      if (principal) opts.auth.authorise(principal, route, input.params);
+      if (local) return local(req, reply);
+
+      const headers: Record<string, string> = {};
+      for (const h of forwardHeaders) {
+        const v = req.headers[h];
+        if (typeof v === "string") headers[h] = v;
+      }
+      const subject = fillSubject(route.subject as string, input.params, subjectToken);
+      const end = opts.metrics.natsSeconds.startTimer({ subject: route.subject as string });
+      try {
+        const res = await callRaw(opts.nc, subject, { ...input, headers }, {
+          principal,
+          requestId: req.id,
+          sourceIp: req.ip,
+          timeoutMs: route.timeoutMs ?? opts.timeoutMs,
+        });
+        end({ outcome: "ok" });
+        reply.code(res.meta?.status ?? route.status ?? 200);
+        if (res.meta?.headers) reply.headers(res.meta.headers);
+        if (route.replyType === "text" && typeof res.data === "string") return reply.type("text/plain; charset=utf-8").send(res.data);
+        return res.data ?? null;
+      } catch (err) {
+        end({ outcome: err instanceof EpError ? err.code : "error" });
+        throw err;
+      }
+    };
+
+    const paths = [route.path, ...(route.aliases ?? [])];
+    for (const path of paths) {
+      app.route({
+        method: route.method,
+        url: fastifyPath(path),
+        config: { routeId: route.id },
+        // Authenticate before the body is read: no parsing work for strangers.
+        onRequest: route.auth === "principal"
+          ? async (req) => {
+              req.principal = await opts.auth.authenticate(req, route);
+            }
+          : undefined,
+        handler,
+      });
+    }
+  }
+}

@@ -1,0 +1,2 @@
+/** @edgeplane/haproxy-agent — HAProxy node agent. */
+export { service, VERSION } from "./service.ts";

@@ -1,0 +1,2 @@
+/** @edgeplane/stats — Stats aggregator. */
+export { service, VERSION } from "./service.ts";

@@ -1,0 +1,2 @@
+/** @edgeplane/wg-agent — WireGuard gateway agent. */
+export { service, VERSION } from "./service.ts";

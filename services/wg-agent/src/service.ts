@@ -1,0 +1,15 @@
+/**
+ * The wg-agent service definition. The mesh foundation registers it for discovery and
+ * health; its domain endpoints are added by their own issues.
+ */
+import { BaseEnv, type RunServiceOptions, ServiceName } from "@edgeplane/proto";
+
+export const VERSION = "0.1.0";
+
+export const service: RunServiceOptions<typeof BaseEnv> = {
+  name: ServiceName.WgAgent,
+  version: VERSION,
+  description: "WireGuard gateway agent",
+  env: BaseEnv,
+  async setup() {},
+};
