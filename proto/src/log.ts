@@ -1,5 +1,5 @@
 /** Structured logging (pino), JSON lines on stdout; one root logger per process. */
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 
 export type { Logger };
 
@@ -10,7 +10,17 @@ export function createLogger(name: string, level: string = "info"): Logger {
     base: { svc: name, pid: process.pid },
     // Never log these, wherever they appear in a logged object.
     redact: {
-      paths: ["password", "*.password", "token", "*.token", "api_key", "*.api_key", "key", "*.private_key", "private_key"],
+      paths: [
+        "password",
+        "*.password",
+        "token",
+        "*.token",
+        "api_key",
+        "*.api_key",
+        "key",
+        "*.private_key",
+        "private_key",
+      ],
       censor: "[redacted]",
     },
   });

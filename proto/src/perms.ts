@@ -52,9 +52,21 @@ export type Role = (typeof Role)[keyof typeof Role];
 export const ROLES: readonly Role[] = Object.freeze([Role.Owner, Role.Admin, Role.Operator, Role.Viewer]);
 
 /** Higher is more powerful. */
-export const RoleLevel: Readonly<Record<Role, number>> = Object.freeze({ owner: 100, admin: 80, operator: 40, viewer: 10 });
+export const RoleLevel: Readonly<Record<Role, number>> = Object.freeze({
+  owner: 100,
+  admin: 80,
+  operator: 40,
+  viewer: 10,
+});
 
-const viewer: Perm[] = [Perm.HaproxyRead, Perm.WgRead, Perm.AdaptersRead, Perm.StatsRead, Perm.EventsRead, Perm.MeshRead];
+const viewer: Perm[] = [
+  Perm.HaproxyRead,
+  Perm.WgRead,
+  Perm.AdaptersRead,
+  Perm.StatsRead,
+  Perm.EventsRead,
+  Perm.MeshRead,
+];
 const operator: Perm[] = [
   ...viewer,
   Perm.HaproxyStateWrite,

@@ -23,7 +23,8 @@ export const Subjects = {
     echo: "ep.v1.mesh.echo",
   },
   /** Audit events for one category/action (both are catalogue names, never user input). */
-  audit: (category: string, action: string) => `ep.v1.audit.${subjectToken(category)}.${subjectToken(action)}`,
+  audit: (category: string, action: string) =>
+    `ep.v1.audit.${subjectToken(category)}.${subjectToken(action)}`,
   /** Domain events for one resource. */
   event: (domain: string, resource: string, type: string) =>
     `ep.v1.evt.${subjectToken(domain)}.${subjectToken(resource)}.${subjectToken(type)}`,
@@ -40,7 +41,11 @@ export const Streams = {
     subjects: ["ep.v1.audit.>"],
     description: "Audit events waiting to be appended to the hash-chained audit table.",
   },
-  EVENTS: { name: "EVENTS", subjects: ["ep.v1.evt.>"], description: "Domain events for WebSocket clients and replay." },
+  EVENTS: {
+    name: "EVENTS",
+    subjects: ["ep.v1.evt.>"],
+    description: "Domain events for WebSocket clients and replay.",
+  },
 } as const;
 
 /** Service names used for NATS service discovery (`$SRV.*`). */

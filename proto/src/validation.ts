@@ -1,6 +1,6 @@
 /** zod issues → the `details` of a 422, with snake_case dotted field paths. */
 import type { z } from "zod";
-import { Errors, type EpError, type FieldIssue } from "./errors.ts";
+import { type EpError, Errors, type FieldIssue } from "./errors.ts";
 
 export function issuesToFields(error: z.ZodError, root?: string): FieldIssue[] {
   return error.issues.map((i) => {

@@ -1,6 +1,7 @@
 /** The HTTP route table: every route of the API, in one list. */
-import type { RouteSpec } from "./route.ts";
+
 import { localRoutes } from "./mesh.ts";
+import type { RouteSpec } from "./route.ts";
 import { meRoute, setupCompleteRoute, setupStatusRoute } from "./setup.ts";
 
 export * from "./mesh.ts";

@@ -35,7 +35,8 @@ export const meshHealthRoute = defineRoute({
   method: "GET",
   path: "/api/v1/health",
   summary: "Every service instance of the mesh",
-  description: "Gathered with NATS service discovery: name, id, version, uptime and endpoint stats of every instance.",
+  description:
+    "Gathered with NATS service discovery: name, id, version, uptime and endpoint stats of every instance.",
   tags: ["health"],
   auth: "principal",
   permission: Perm.MeshRead,

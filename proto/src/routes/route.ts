@@ -74,7 +74,11 @@ export interface RouteRequest<R extends RouteSpec> {
 export type RouteReply<R extends RouteSpec> = z.input<R["reply"]>;
 
 /** Fill a subject template from validated params (dots in names become `~`). */
-export function fillSubject(template: string, params: Record<string, string>, token: (v: string) => string): string {
+export function fillSubject(
+  template: string,
+  params: Record<string, string>,
+  token: (v: string) => string,
+): string {
   return template.replace(/\{(\w+)\}/g, (_m, k: string) => {
     const v = params[k];
     if (v === undefined) throw new Error(`subject template ${template} needs param ${k}`);
@@ -83,6 +87,10 @@ export function fillSubject(template: string, params: Record<string, string>, to
 }
 
 /** The subscription pattern of a template: unfixed `{param}` tokens become `*`. */
-export function subjectPattern(template: string, fixed: Record<string, string> = {}, token = (v: string) => v): string {
+export function subjectPattern(
+  template: string,
+  fixed: Record<string, string> = {},
+  token = (v: string) => v,
+): string {
   return template.replace(/\{(\w+)\}/g, (_m, k: string) => (k in fixed ? token(fixed[k] as string) : "*"));
 }

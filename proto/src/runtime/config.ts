@@ -27,13 +27,17 @@ export const LogLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trac
 
 /** Settings every service process shares. */
 export const BaseEnv = z.object({
-  EP_NATS_URL: z.string().min(1).default("nats://127.0.0.1:4222").describe("Comma-separated NATS server URLs."),
-  EP_NATS_CREDS: z.string().optional().describe("Path of a NATS credentials file (production)."),
-  EP_SERVICE_INSTANCE: z.string().optional().describe("Instance name shown in discovery (default: host-pid)."),
-  EP_NODE_NAME: z
+  EP_NATS_URL: z
     .string()
-    .default(hostname())
-    .describe("Name of the node this process runs on."),
+    .min(1)
+    .default("nats://127.0.0.1:4222")
+    .describe("Comma-separated NATS server URLs."),
+  EP_NATS_CREDS: z.string().optional().describe("Path of a NATS credentials file (production)."),
+  EP_SERVICE_INSTANCE: z
+    .string()
+    .optional()
+    .describe("Instance name shown in discovery (default: host-pid)."),
+  EP_NODE_NAME: z.string().default(hostname()).describe("Name of the node this process runs on."),
   EP_LOG_LEVEL: LogLevel.default("info"),
   EP_HEALTH_PORT: z.coerce
     .number()
@@ -43,6 +47,12 @@ export const BaseEnv = z.object({
     .default(0)
     .describe("Port of the /healthz + /metrics listener; 0 = disabled."),
   EP_HEALTH_HOST: z.string().default("127.0.0.1").describe("Address of the /healthz + /metrics listener."),
-  EP_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1).describe("JetStream replicas for new streams."),
+  EP_STREAM_REPLICAS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(5)
+    .default(1)
+    .describe("JetStream replicas for new streams."),
 });
 export type BaseEnv = z.infer<typeof BaseEnv>;

@@ -2,8 +2,15 @@
 import { readFile } from "node:fs/promises";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 
-export async function connectNats(opts: { servers: string; name: string; credsFile?: string | undefined }): Promise<NatsConnection> {
-  const servers = opts.servers.split(",").map((s) => s.trim()).filter(Boolean);
+export async function connectNats(opts: {
+  servers: string;
+  name: string;
+  credsFile?: string | undefined;
+}): Promise<NatsConnection> {
+  const servers = opts.servers
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const authenticator = opts.credsFile ? credsAuthenticator(await readFile(opts.credsFile)) : undefined;
   return connect({
     servers,

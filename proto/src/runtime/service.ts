@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from "node:http";
 import { hostname } from "node:os";
-import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import type { z } from "zod";
@@ -50,7 +50,11 @@ export async function startService<S extends z.ZodObject>(
   const config = parseEnv(opts.env, envSource) as z.infer<S> & BaseEnv;
   const log = createLogger(opts.name, config.EP_LOG_LEVEL);
   const instance = config.EP_SERVICE_INSTANCE ?? `${hostname()}-${process.pid}`;
-  const nc = await connectNats({ servers: config.EP_NATS_URL, name: `${opts.name}/${instance}`, credsFile: config.EP_NATS_CREDS });
+  const nc = await connectNats({
+    servers: config.EP_NATS_URL,
+    name: `${opts.name}/${instance}`,
+    credsFile: config.EP_NATS_CREDS,
+  });
   await ensureStreams(await jetstreamManager(nc), config.EP_STREAM_REPLICAS);
   const js = jetstream(nc);
   const svc = await createService(nc, {
@@ -63,7 +67,15 @@ export async function startService<S extends z.ZodObject>(
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
   const stopFns: Array<() => Promise<void> | void> = [];
-  const rt: ServiceRuntime<z.infer<S> & BaseEnv> = { config, nc, js, svc, log, metrics, onStop: (fn) => stopFns.push(fn) };
+  const rt: ServiceRuntime<z.infer<S> & BaseEnv> = {
+    config,
+    nc,
+    js,
+    svc,
+    log,
+    metrics,
+    onStop: (fn) => stopFns.push(fn),
+  };
   await opts.setup(rt);
 
   let http: Server | undefined;

@@ -1,7 +1,10 @@
 /** The audit event every mutation publishes to the AUDIT stream before it replies. */
 import { z } from "zod";
 
-export const AuditResult = z.enum(["success", "failure", "denied"]).describe("Outcome of the audited action.");
+export const AuditResult = z
+  .enum(["success", "failure", "denied"])
+  .describe("Outcome of the audited action.");
+export type AuditResult = z.infer<typeof AuditResult>;
 
 export const AuditEvent = z
   .object({

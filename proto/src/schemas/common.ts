@@ -4,7 +4,9 @@ import { ALL_PERMS, ROLES } from "../perms.ts";
 
 export const FieldIssueSchema = z
   .object({
-    field: z.string().describe("Dotted path of the offending field, e.g. `servers.0.port`; `body` for the whole body."),
+    field: z
+      .string()
+      .describe("Dotted path of the offending field, e.g. `servers.0.port`; `body` for the whole body."),
     message: z.string().describe("What is wrong with it."),
     type: z.string().describe("Machine-readable kind of problem (e.g. `too_big`, `invalid_format`)."),
   })
@@ -61,9 +63,18 @@ export function paginate<T>(all: readonly T[], q: Pick<ListQuery, "page" | "per_
 
 export const ResourceScope = z
   .object({
-    haproxy_clusters: z.array(z.string()).optional().describe("HAProxy clusters this principal may see; absent = all."),
-    wg_interfaces: z.array(z.string()).optional().describe("WireGuard interfaces this principal may see; absent = all."),
-    adapter_controllers: z.array(z.string()).optional().describe("Adapter controllers this principal may see; absent = all."),
+    haproxy_clusters: z
+      .array(z.string())
+      .optional()
+      .describe("HAProxy clusters this principal may see; absent = all."),
+    wg_interfaces: z
+      .array(z.string())
+      .optional()
+      .describe("WireGuard interfaces this principal may see; absent = all."),
+    adapter_controllers: z
+      .array(z.string())
+      .optional()
+      .describe("Adapter controllers this principal may see; absent = all."),
   })
   .describe("Limits a principal to named resources; others look like 404 to it.");
 export type ResourceScope = z.infer<typeof ResourceScope>;
@@ -74,10 +85,14 @@ export const Principal = z
     kind: z.enum(["api_key", "session", "jwt", "system"]).describe("How the principal authenticated."),
     user_id: z.string().describe("The user behind the credential."),
     username: z.string().describe("That user's name (for audit)."),
-    role: z.enum(ROLES as [string, ...string[]]).describe("The user's role, read from the store at verification."),
+    role: z
+      .enum(ROLES as [string, ...string[]])
+      .describe("The user's role, read from the store at verification."),
     key_id: z.string().optional().describe("The API key id, when authenticated by key."),
     session_id: z.string().optional().describe("The session id, when authenticated by session."),
-    permissions: z.array(z.enum(ALL_PERMS as unknown as [string, ...string[]])).describe("Effective permissions."),
+    permissions: z
+      .array(z.enum(ALL_PERMS as unknown as [string, ...string[]]))
+      .describe("Effective permissions."),
     resources: ResourceScope.nullable().optional().describe("Resource scope; null/absent = unrestricted."),
     rate_limit_rpm: z.number().int().positive().optional().describe("Per-credential rate limit override."),
   })

@@ -7,7 +7,9 @@ export const Liveness = z
 
 export const Readiness = z
   .object({
-    status: z.enum(["ready", "not_ready"]).describe("`ready` when NATS is connected and every required service answers."),
+    status: z
+      .enum(["ready", "not_ready"])
+      .describe("`ready` when NATS is connected and every required service answers."),
     nats: z.boolean().describe("Whether this gateway is connected to NATS."),
     services: z
       .record(z.string(), z.boolean())

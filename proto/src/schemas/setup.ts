@@ -5,7 +5,10 @@ import { Principal } from "./common.ts";
 
 export const Username = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{2,63}$/, "3–64 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit")
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{2,63}$/,
+    "3–64 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit",
+  )
   .describe("Login name: 3–64 characters of a-z, 0-9, '.', '_', '-'.");
 export const Password = z
   .string()

@@ -5,8 +5,8 @@
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { newId } from "../ids.ts";
+import type { AuditEvent, AuditResult } from "../schemas/audit.ts";
 import type { Principal } from "../schemas/common.ts";
-import { type AuditEvent, type AuditResult } from "../schemas/audit.ts";
 import { Subjects } from "../subjects.ts";
 import type { HandlerContext } from "./serve.ts";
 
@@ -18,7 +18,8 @@ export function redact(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.slice(0, 50).map((v) => redact(v, depth + 1));
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEYS.test(k) ? "[redacted]" : redact(v, depth + 1);
+    for (const [k, v] of Object.entries(value))
+      out[k] = SECRET_KEYS.test(k) ? "[redacted]" : redact(v, depth + 1);
     return out;
   }
   if (typeof value === "string" && value.length > 512) return `${value.slice(0, 512)}…`;
@@ -38,7 +39,8 @@ export interface AuditInput {
 
 function actorOf(p: Principal | undefined): Pick<AuditEvent, "actor_type" | "actor_id" | "actor_name"> {
   if (!p) return { actor_type: "anonymous", actor_id: null, actor_name: null };
-  if (p.kind === "api_key") return { actor_type: "api_key", actor_id: p.key_id ?? p.user_id, actor_name: p.username };
+  if (p.kind === "api_key")
+    return { actor_type: "api_key", actor_id: p.key_id ?? p.user_id, actor_name: p.username };
   if (p.kind === "system") return { actor_type: "system", actor_id: p.user_id, actor_name: p.username };
   return { actor_type: "user", actor_id: p.user_id, actor_name: p.username };
 }

@@ -4,8 +4,8 @@
  * "No responders" (nobody subscribed yet, e.g. mid rolling restart) was never delivered,
  * so it is always safe to retry: we do, within a small budget.
  */
-import { errors as natsErrors, type NatsConnection } from "@nats-io/transport-node";
-import { Errors, EpError, fromWire } from "../errors.ts";
+import { type NatsConnection, errors as natsErrors } from "@nats-io/transport-node";
+import { EpError, Errors, fromWire } from "../errors.ts";
 import { type CallMeta, encodeMeta } from "./headers.ts";
 import { currentTraceHeaders } from "./trace.ts";
 import { decodeJson, encodeJson, type ReplyMeta, type WireReply } from "./wire.ts";
@@ -70,7 +70,10 @@ export async function callRaw<T = unknown>(
       if (err instanceof natsErrors.TimeoutError) {
         throw Errors.Timeout.create(undefined, { service: serviceOf(subject) });
       }
-      if (err instanceof natsErrors.ClosedConnectionError || err instanceof natsErrors.DrainingConnectionError) {
+      if (
+        err instanceof natsErrors.ClosedConnectionError ||
+        err instanceof natsErrors.DrainingConnectionError
+      ) {
         throw Errors.ServiceUnavailable.create(undefined, { service: "nats" });
       }
       throw err;

@@ -3,7 +3,7 @@
  * production only authenticated gateways may publish on request subjects (NATS
  * per-service credentials); see docs/architecture.md.
  */
-import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
+import { type MsgHdrs, headers as natsHeaders } from "@nats-io/transport-node";
 import { Principal } from "../schemas/common.ts";
 
 export const Header = {

@@ -5,14 +5,15 @@
  * replies — with data, or with an error as data. `stop()` drains: no new requests are
  * taken, in-flight handlers finish and reply, then it resolves.
  */
-import type { NatsConnection } from "@nats-io/transport-node";
+
 import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
+import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import { EpError, Errors, toEpError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { subjectToken } from "../names.ts";
 import type { RouteReply, RouteRequest, RouteSpec } from "../routes/route.ts";
 import { subjectPattern } from "../routes/route.ts";
-import { subjectToken } from "../names.ts";
 import type { Principal } from "../schemas/common.ts";
 import { parseOrThrow } from "../validation.ts";
 import { type CallMeta, decodeMeta } from "./headers.ts";
@@ -30,7 +31,10 @@ export interface HandlerContext {
   log: Logger;
 }
 
-export type Handler<Req, Rep> = (req: Req, ctx: HandlerContext) => Promise<Rep | WithMeta<Rep>> | Rep | WithMeta<Rep>;
+export type Handler<Req, Rep> = (
+  req: Req,
+  ctx: HandlerContext,
+) => Promise<Rep | WithMeta<Rep>> | Rep | WithMeta<Rep>;
 
 export interface EpServiceConfig {
   name: string;
@@ -58,7 +62,12 @@ interface Tally {
 export interface EpService {
   readonly id: string;
   readonly name: string;
-  endpoint<S extends z.ZodType, Rep>(name: string, opts: EndpointOptions, schema: S, handler: Handler<z.infer<S>, Rep>): void;
+  endpoint<S extends z.ZodType, Rep>(
+    name: string,
+    opts: EndpointOptions,
+    schema: S,
+    handler: Handler<z.infer<S>, Rep>,
+  ): void;
   route<R extends RouteSpec>(
     route: R,
     handler: Handler<RouteRequest<R>, RouteReply<R>>,
@@ -70,9 +79,17 @@ export interface EpService {
   stop(timeoutMs?: number): Promise<void>;
 }
 
+/**
+ * @nats-io/services (a prerelease) pins its own nats-core; the connection is the same
+ * object at run time, only the declared types differ.
+ */
+export function svcmConnection(nc: NatsConnection): ConstructorParameters<typeof Svcm>[0] {
+  return nc as unknown as ConstructorParameters<typeof Svcm>[0];
+}
+
 export async function createService(nc: NatsConnection, cfg: EpServiceConfig): Promise<EpService> {
   const tallies = new Map<string, Tally>();
-  const svc: Service = await new Svcm(nc).add({
+  const svc: Service = await new Svcm(svcmConnection(nc)).add({
     name: cfg.name,
     version: cfg.version,
     description: cfg.description ?? "",
@@ -81,20 +98,27 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
     // The library times only the synchronous part of a handler; ours are async, so we
     // report our own measurements in each endpoint's `data`.
     statsHandler: async (ep) => {
-      const t = tallies.get(ep.name);
-      return t ? { requests: t.requests, errors: t.errors, total_ms: Math.round(t.totalMs * 1000) / 1000 } : {};
+      const t = tallies.get((ep as unknown as { name: string }).name);
+      return t
+        ? { requests: t.requests, errors: t.errors, total_ms: Math.round(t.totalMs * 1000) / 1000 }
+        : {};
     },
   });
   const log = cfg.log;
   let active = 0;
   let idle: (() => void) | undefined;
 
-  async function handle(msg: ServiceMsg, epName: string, schema: z.ZodType, handler: Handler<unknown, unknown>) {
+  async function handle(
+    msg: ServiceMsg,
+    epName: string,
+    schema: z.ZodType,
+    handler: Handler<unknown, unknown>,
+  ) {
     const t0 = performance.now();
     const tally = tallies.get(epName) as Tally;
     tally.requests++;
     active++;
-    const meta = decodeMeta(msg.headers);
+    const meta = decodeMeta(msg.headers as unknown as MsgHdrs | undefined);
     const reqLog = meta.requestId ? log.child({ req: meta.requestId }) : log;
     let reply: WireReply;
     try {
@@ -132,19 +156,25 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
     }
   }
 
-  function endpoint(name: string, opts: EndpointOptions, schema: z.ZodType, handler: Handler<unknown, unknown>) {
+  function endpoint(
+    name: string,
+    opts: EndpointOptions,
+    schema: z.ZodType,
+    handler: Handler<unknown, unknown>,
+  ) {
     tallies.set(name, { requests: 0, errors: 0, totalMs: 0 });
-    const epOpts: { subject: string; queue?: string; handler: (err: Error | null, msg: ServiceMsg) => void } = {
-      subject: opts.subject,
-      handler: (err, msg) => {
-        if (err) {
-          log.error({ err, endpoint: name }, "endpoint subscription failed");
-          return;
-        }
-        // During drain, messages already buffered are still delivered here: answer them.
-        void handle(msg, name, schema, handler);
-      },
-    };
+    const epOpts: { subject: string; queue?: string; handler: (err: Error | null, msg: ServiceMsg) => void } =
+      {
+        subject: opts.subject,
+        handler: (err, msg) => {
+          if (err) {
+            log.error({ err, endpoint: name }, "endpoint subscription failed");
+            return;
+          }
+          // During drain, messages already buffered are still delivered here: answer them.
+          void handle(msg, name, schema, handler);
+        },
+      };
     if (opts.queue !== undefined) epOpts.queue = opts.queue;
     svc.addEndpoint(name, epOpts);
   }

@@ -2,13 +2,23 @@
  * W3C trace context across NATS: the caller injects `traceparent` into the request
  * headers; the handler's span is a child of it. With no SDK registered these are no-ops.
  */
-import { context, propagation, type Context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  type Context,
+  context,
+  propagation,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
 import type { CallMeta } from "./headers.ts";
 
 const tracer = () => trace.getTracer("edgeplane");
 
 /** The traceparent/tracestate of the active context (for outgoing requests). */
-export function currentTraceHeaders(ctx: Context = context.active()): Pick<CallMeta, "traceparent" | "tracestate"> {
+export function currentTraceHeaders(
+  ctx: Context = context.active(),
+): Pick<CallMeta, "traceparent" | "tracestate"> {
   const carrier: Record<string, string> = {};
   propagation.inject(ctx, carrier);
   const out: Pick<CallMeta, "traceparent" | "tracestate"> = {};
@@ -18,7 +28,11 @@ export function currentTraceHeaders(ctx: Context = context.active()): Pick<CallM
 }
 
 /** Run `fn` in a server span that continues the caller's trace. */
-export async function inServerSpan<T>(name: string, meta: CallMeta, fn: (span: Span) => Promise<T>): Promise<T> {
+export async function inServerSpan<T>(
+  name: string,
+  meta: CallMeta,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
   const carrier: Record<string, string> = {};
   if (meta.traceparent) carrier.traceparent = meta.traceparent;
   if (meta.tracestate) carrier.tracestate = meta.tracestate;

@@ -34,4 +34,5 @@ export function isWithMeta(v: unknown): v is WithMeta<unknown> {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 export const encodeJson = (v: unknown): Uint8Array => enc.encode(JSON.stringify(v));
-export const decodeJson = (b: Uint8Array): unknown => (b.length === 0 ? undefined : JSON.parse(dec.decode(b)));
+export const decodeJson = (b: Uint8Array): unknown =>
+  b.length === 0 ? undefined : JSON.parse(dec.decode(b));

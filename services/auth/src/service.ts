@@ -9,9 +9,9 @@ import {
   publishAudit,
   type RunServiceOptions,
   ServiceName,
+  Subjects,
   setupCompleteRoute,
   setupStatusRoute,
-  Subjects,
   VerifyRequest,
 } from "@edgeplane/proto";
 import pg from "pg";
@@ -61,11 +61,25 @@ export const authService: RunServiceOptions<typeof AuthEnv> = {
             ctx,
           ),
         );
-        if (config.EP_SETUP_TOKEN_FILE) await import("node:fs/promises").then((fs) => fs.rm(config.EP_SETUP_TOKEN_FILE as string, { force: true }));
+        if (config.EP_SETUP_TOKEN_FILE)
+          await import("node:fs/promises").then((fs) =>
+            fs.rm(config.EP_SETUP_TOKEN_FILE as string, { force: true }),
+          );
         return result;
       } catch (err) {
         if (Errors.InvalidSetupToken.is(err)) {
-          await publishAudit(js, buildAuditEvent({ action: "setup.complete", category: "auth", result: "denied", summary: { reason: "invalid_setup_token" } }, ctx));
+          await publishAudit(
+            js,
+            buildAuditEvent(
+              {
+                action: "setup.complete",
+                category: "auth",
+                result: "denied",
+                summary: { reason: "invalid_setup_token" },
+              },
+              ctx,
+            ),
+          );
         }
         throw err;
       }
@@ -84,7 +98,10 @@ export const authService: RunServiceOptions<typeof AuthEnv> = {
       );
       const u = r.rows[0];
       if (!u) throw Errors.Unauthenticated.create();
-      return { user: { id: u.id, username: u.username, role: u.role, created_at: u.created_at.toISOString() }, principal: p };
+      return {
+        user: { id: u.id, username: u.username, role: u.role, created_at: u.created_at.toISOString() },
+        principal: p,
+      };
     });
   },
 };

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFile, rm, writeFile } from "node:fs/promises";
-import { ALL_PERMS, base32, Errors, newId, type Logger } from "@edgeplane/proto";
+import { ALL_PERMS, base32, Errors, type Logger, newId } from "@edgeplane/proto";
 import type pg from "pg";
 import { generateKey, hashKey } from "./api-keys.ts";
 import { hashPassword } from "./passwords.ts";
@@ -23,7 +23,11 @@ export async function setupRequired(db: pg.Pool): Promise<boolean> {
  * that matches the stored hash is kept (restarts do not rotate it); otherwise a new one
  * replaces the old hash. Returns the token, or undefined when setup is complete.
  */
-export async function ensureSetupToken(db: pg.Pool, file: string | undefined, log: Logger): Promise<string | undefined> {
+export async function ensureSetupToken(
+  db: pg.Pool,
+  file: string | undefined,
+  log: Logger,
+): Promise<string | undefined> {
   if (!(await setupRequired(db))) {
     if (file) await rm(file, { force: true });
     return undefined;
@@ -31,12 +35,17 @@ export async function ensureSetupToken(db: pg.Pool, file: string | undefined, lo
   if (file) {
     const existing = (await readFile(file, "utf8").catch(() => "")).trim();
     if (existing) {
-      const r = await db.query("SELECT 1 FROM setup_state WHERE id AND completed_at IS NULL AND token_hash = $1", [sha256(existing)]);
+      const r = await db.query(
+        "SELECT 1 FROM setup_state WHERE id AND completed_at IS NULL AND token_hash = $1",
+        [sha256(existing)],
+      );
       if (r.rowCount) return existing;
     }
   }
   const token = base32(randomBytes(20));
-  const r = await db.query("UPDATE setup_state SET token_hash = $1 WHERE id AND completed_at IS NULL", [sha256(token)]);
+  const r = await db.query("UPDATE setup_state SET token_hash = $1 WHERE id AND completed_at IS NULL", [
+    sha256(token),
+  ]);
   if (!r.rowCount) return undefined;
   if (file) await writeFile(file, `${token}\n`, { mode: 0o600 });
   log.warn({ setup_token_file: file ?? null }, `first-run setup is open; one-time setup token: ${token}`);
@@ -45,7 +54,15 @@ export async function ensureSetupToken(db: pg.Pool, file: string | undefined, lo
 
 export interface SetupResult {
   user: { id: string; username: string; role: string; created_at: string };
-  api_key: { id: string; key: string; prefix: string; name: string; scopes: string[]; expires_at: string; created_at: string };
+  api_key: {
+    id: string;
+    key: string;
+    prefix: string;
+    name: string;
+    scopes: string[];
+    expires_at: string;
+    created_at: string;
+  };
 }
 
 export async function completeSetup(
@@ -64,7 +81,11 @@ export async function completeSetup(
     const row = st.rows[0];
     if (!row || row.completed_at) throw Errors.SetupCompleted.create();
     const given = sha256(input.token);
-    if (!row.token_hash || row.token_hash.length !== given.length || !timingSafeEqual(row.token_hash, given)) {
+    if (
+      !row.token_hash ||
+      row.token_hash.length !== given.length ||
+      !timingSafeEqual(row.token_hash, given)
+    ) {
       throw Errors.InvalidSetupToken.create();
     }
     const userId = newId("usr");
@@ -83,7 +104,12 @@ export async function completeSetup(
     await client.query("UPDATE setup_state SET completed_at = now(), token_hash = NULL WHERE id");
     await client.query("COMMIT");
     return {
-      user: { id: userId, username: input.username, role: "owner", created_at: (u.rows[0] as { created_at: Date }).created_at.toISOString() },
+      user: {
+        id: userId,
+        username: input.username,
+        role: "owner",
+        created_at: (u.rows[0] as { created_at: Date }).created_at.toISOString(),
+      },
       api_key: {
         id: key.id,
         key: key.key,

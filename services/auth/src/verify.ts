@@ -4,7 +4,7 @@
  * read from the store on every verification; a key never grants more than its user's
  * role does today.
  */
-import { Errors, type Principal, type Role, RolePerms, type ResourceScope } from "@edgeplane/proto";
+import { Errors, type Principal, type ResourceScope, type Role, RolePerms } from "@edgeplane/proto";
 import type pg from "pg";
 import { keyMatches, parseKey } from "./api-keys.ts";
 
@@ -51,6 +51,11 @@ export async function verifyApiKey(
   };
   if (row.rate_limit_rpm) principal.rate_limit_rpm = row.rate_limit_rpm;
   // Lazily record use; never on the hot path's critical section.
-  void db.query("UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')", [row.id]).catch(() => undefined);
+  void db
+    .query(
+      "UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+      [row.id],
+    )
+    .catch(() => undefined);
   return { principal, cache_ttl_ms: Math.max(0, Math.min(maxTtlMs, row.expires_at.getTime() - now)) };
 }

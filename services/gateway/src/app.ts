@@ -2,12 +2,13 @@
  * Assembles the gateway: Fastify with request ids, security headers, the error envelope,
  * metrics, docs, and the route table. Pure construction — `main.ts` owns the process.
  */
+
+import type { Logger, RouteSpec } from "@edgeplane/proto";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Logger, RouteSpec } from "@edgeplane/proto";
-import Fastify, { type FastifyInstance, LogController } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { type GatewayConfig, trustProxyOption } from "./config.ts";
-import { createAuthenticator, type Authenticator } from "./plugins/auth.ts";
+import { type Authenticator, createAuthenticator } from "./plugins/auth.ts";
 import { docsPlugin } from "./plugins/docs.ts";
 import { errorsPlugin } from "./plugins/errors.ts";
 import { createMetrics, metricsPlugin } from "./plugins/metrics.ts";
@@ -33,7 +34,7 @@ export interface Gateway {
 export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config } = deps;
   const app = Fastify({
-    loggerInstance: deps.log,
+    loggerInstance: deps.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "req" }),
     bodyLimit: config.EP_BODY_LIMIT,
     genReqId,
@@ -48,7 +49,12 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   metricsPlugin(app, metrics, config.EP_METRICS_TOKEN);
   await docsPlugin(app, deps.routes, deps.version);
 
-  const auth = createAuthenticator({ nc: deps.nc, js: deps.js, cacheTtlMs: config.EP_AUTH_CACHE_TTL_MS, timeoutMs: config.EP_REQUEST_TIMEOUT_MS });
+  const auth = createAuthenticator({
+    nc: deps.nc,
+    js: deps.js,
+    cacheTtlMs: config.EP_AUTH_CACHE_TTL_MS,
+    timeoutMs: config.EP_REQUEST_TIMEOUT_MS,
+  });
   const health = createHealth(deps.nc);
   registerRouteTable(app, deps.routes, {
     nc: deps.nc,

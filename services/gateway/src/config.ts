@@ -3,14 +3,28 @@ import { BaseEnv, parseEnv } from "@edgeplane/proto";
 import { z } from "zod";
 
 export const GatewayEnv = BaseEnv.extend({
-  EP_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080).describe("HTTP listen port (0 = ephemeral)."),
+  EP_HTTP_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .default(8080)
+    .describe("HTTP listen port (0 = ephemeral)."),
   EP_HTTP_HOST: z.string().default("127.0.0.1").describe("HTTP listen address."),
   EP_TRUST_PROXY: z
     .string()
     .default("")
-    .describe("Proxies whose X-Forwarded-* headers are trusted: comma-separated addresses/CIDRs, `true`, or empty."),
+    .describe(
+      "Proxies whose X-Forwarded-* headers are trusted: comma-separated addresses/CIDRs, `true`, or empty.",
+    ),
   EP_METRICS_TOKEN: z.string().min(16).optional().describe("Bearer token required by /metrics when set."),
-  EP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000).describe("NATS request timeout."),
+  EP_REQUEST_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(300_000)
+    .default(10_000)
+    .describe("NATS request timeout."),
   EP_AUTH_CACHE_TTL_MS: z.coerce
     .number()
     .int()
@@ -18,7 +32,13 @@ export const GatewayEnv = BaseEnv.extend({
     .max(60_000)
     .default(5_000)
     .describe("Upper bound on how long a verified credential is cached."),
-  EP_BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024).describe("Body cap in bytes."),
+  EP_BODY_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024)
+    .describe("Body cap in bytes."),
 });
 export type GatewayConfig = Readonly<z.infer<typeof GatewayEnv>>;
 
@@ -30,5 +50,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
 export function trustProxyOption(v: string): boolean | string[] {
   if (v === "" || v === "false") return false;
   if (v === "true") return true;
-  return v.split(",").map((s) => s.trim()).filter(Boolean);
+  return v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
+import { loadConfig } from "./config.ts";
 /** Entry point of the gateway process. */
 import { startTracing } from "./otel.ts";
-import { loadConfig } from "./config.ts";
 import { startGateway } from "./server.ts";
 
 const tracing = startTracing("ep-gateway");

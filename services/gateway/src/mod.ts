@@ -5,4 +5,4 @@
  */
 export { buildGateway, type Gateway, type GatewayDeps } from "./app.ts";
 export { type GatewayConfig, GatewayEnv, loadConfig } from "./config.ts";
-export { startGateway, type RunningGateway } from "./server.ts";
+export { type RunningGateway, startGateway } from "./server.ts";

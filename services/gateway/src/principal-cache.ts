@@ -36,7 +36,10 @@ export class PrincipalCache {
   }
 
   /** Resolve through the cache; `verify` runs at most once at a time per key. */
-  async resolve(key: string, verify: () => Promise<{ principal: Principal; ttlMs: number }>): Promise<Principal> {
+  async resolve(
+    key: string,
+    verify: () => Promise<{ principal: Principal; ttlMs: number }>,
+  ): Promise<Principal> {
     const hit = this.get(key);
     if (hit) return hit;
     const inflight = this.#pending.get(key);
@@ -67,7 +70,10 @@ export class PrincipalCache {
     }
     let n = 0;
     for (const [k, e] of this.#entries) {
-      if ((filter.key_id && e.principal.key_id === filter.key_id) || (filter.user_id && e.principal.user_id === filter.user_id)) {
+      if (
+        (filter.key_id && e.principal.key_id === filter.key_id) ||
+        (filter.user_id && e.principal.user_id === filter.user_id)
+      ) {
         this.#entries.delete(k);
         n++;
       }

@@ -4,16 +4,16 @@
  * requests finish (their NATS replies included), then drain NATS.
  */
 import { hostname } from "node:os";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import {
   connectNats,
   createLogger,
   createService,
+  routes as defaultRoutes,
   ensureStreams,
   type RouteSpec,
-  routes as defaultRoutes,
   ServiceName,
 } from "@edgeplane/proto";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { buildGateway, type Gateway } from "./app.ts";
 import type { GatewayConfig } from "./config.ts";
 
@@ -25,10 +25,17 @@ export interface RunningGateway extends Gateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(config: GatewayConfig, routes: readonly RouteSpec[] = defaultRoutes): Promise<RunningGateway> {
+export async function startGateway(
+  config: GatewayConfig,
+  routes: readonly RouteSpec[] = defaultRoutes,
+): Promise<RunningGateway> {
   const log = createLogger("gateway", config.EP_LOG_LEVEL);
   const instance = config.EP_SERVICE_INSTANCE ?? `${hostname()}-${process.pid}`;
-  const nc = await connectNats({ servers: config.EP_NATS_URL, name: `gateway/${instance}`, credsFile: config.EP_NATS_CREDS });
+  const nc = await connectNats({
+    servers: config.EP_NATS_URL,
+    name: `gateway/${instance}`,
+    credsFile: config.EP_NATS_CREDS,
+  });
   await ensureStreams(await jetstreamManager(nc), config.EP_STREAM_REPLICAS);
   const js = jetstream(nc);
   const discovery = await createService(nc, {

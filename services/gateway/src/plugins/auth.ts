@@ -4,8 +4,7 @@
  * NATS and cached briefly. Failed authentications are audited. Authorisation checks the
  * route's permission (403) and resource scope (a foreign resource looks like 404).
  */
-import type { JetStreamClient } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+
 import {
   buildAuditEvent,
   call,
@@ -17,7 +16,10 @@ import {
   Subjects,
   type VerifyReply,
 } from "@edgeplane/proto";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { FastifyRequest } from "fastify";
+import type { z } from "zod";
 import { PrincipalCache } from "../principal-cache.ts";
 
 declare module "fastify" {
@@ -68,10 +70,17 @@ export function createAuthenticator(opts: {
 
   async function auditFailure(req: FastifyRequest, reason: string): Promise<void> {
     const ev = buildAuditEvent(
-      { action: "auth.failed", category: "auth", result: "denied", summary: { reason, route: req.routeOptions.url ?? req.url } },
+      {
+        action: "auth.failed",
+        category: "auth",
+        result: "denied",
+        summary: { reason, route: req.routeOptions.url ?? req.url },
+      },
       { principal: undefined, requestId: req.id, sourceIp: req.ip },
     );
-    await publishAudit(opts.js, ev).catch((err: unknown) => req.log.error({ err }, "could not publish audit event"));
+    await publishAudit(opts.js, ev).catch((err: unknown) =>
+      req.log.error({ err }, "could not publish audit event"),
+    );
   }
 
   return {
@@ -81,11 +90,16 @@ export function createAuthenticator(opts: {
       if (!secret) throw Errors.Unauthenticated.create();
       try {
         return await cache.resolve(PrincipalCache.keyOf(secret), async () => {
-          const r = await call<VerifyReply>(opts.nc, Subjects.auth.verify, { api_key: secret }, {
-            requestId: req.id,
-            sourceIp: req.ip,
-            timeoutMs: opts.timeoutMs,
-          });
+          const r = await call<z.infer<typeof VerifyReply>>(
+            opts.nc,
+            Subjects.auth.verify,
+            { api_key: secret },
+            {
+              requestId: req.id,
+              sourceIp: req.ip,
+              timeoutMs: opts.timeoutMs,
+            },
+          );
           return { principal: r.principal, ttlMs: r.cache_ttl_ms };
         });
       } catch (err) {

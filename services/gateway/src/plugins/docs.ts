@@ -1,15 +1,23 @@
 /** OpenAPI (JSON and YAML, generated from proto) and Swagger UI. */
+
+import type { RouteSpec } from "@edgeplane/proto";
+import { buildOpenApi } from "@edgeplane/proto/gen";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import { buildOpenApi, type RouteSpec } from "@edgeplane/proto/gen";
 import type { FastifyInstance } from "fastify";
 import { stringify } from "yaml";
 
-export async function docsPlugin(app: FastifyInstance, routes: readonly RouteSpec[], version: string): Promise<void> {
+export async function docsPlugin(
+  app: FastifyInstance,
+  routes: readonly RouteSpec[],
+  version: string,
+): Promise<void> {
   const document = buildOpenApi({ version, routes });
   const yaml = stringify(document);
   app.get("/api/v1/openapi.json", async () => document);
-  app.get("/api/v1/openapi.yaml", async (_req, reply) => reply.type("application/yaml; charset=utf-8").send(yaml));
+  app.get("/api/v1/openapi.yaml", async (_req, reply) =>
+    reply.type("application/yaml; charset=utf-8").send(yaml),
+  );
   await app.register(async (scope) => {
     await scope.register(swagger, { mode: "static", specification: { document: document as never } });
     await scope.register(swaggerUi, {

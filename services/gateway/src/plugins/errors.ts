@@ -19,7 +19,9 @@ function fromFastify(err: FastifyError, bodyLimit: number): EpError | undefined 
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return Errors.PayloadTooLarge.create(undefined, { limit: bodyLimit });
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return Errors.UnsupportedMediaType.withMessage(`unsupported content type: ${err.message.split(": ").pop() ?? ""}`);
+      return Errors.UnsupportedMediaType.withMessage(
+        `unsupported content type: ${err.message.split(": ").pop() ?? ""}`,
+      );
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return Errors.ValidationFailed.create([
         { field: "body", message: "a JSON body is required", type: "invalid_type" },
@@ -47,6 +49,10 @@ export function errorsPlugin(app: FastifyInstance, bodyLimit: number): void {
     return sendError(req, reply, Errors.Internal.create());
   });
   app.setNotFoundHandler((req, reply) =>
-    sendError(req, reply, Errors.RouteNotFound.create(undefined, { method: req.method, path: req.url.split("?")[0] ?? "" })),
+    sendError(
+      req,
+      reply,
+      Errors.RouteNotFound.create(undefined, { method: req.method, path: req.url.split("?")[0] ?? "" }),
+    ),
   );
 }

@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import type { FastifyInstance } from "fastify";
-import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 
 export interface GatewayMetrics {
   registry: Registry;
@@ -47,13 +47,19 @@ export function metricsPlugin(app: FastifyInstance, m: GatewayMetrics, token: st
     registers: [m.registry],
   });
   app.addHook("onResponse", async (req, reply) => {
-    const labels = { method: req.method, route: req.routeOptions.url ?? "unmatched", status: String(reply.statusCode) };
+    const labels = {
+      method: req.method,
+      route: req.routeOptions.url ?? "unmatched",
+      status: String(reply.statusCode),
+    };
     requests.inc(labels);
     seconds.observe(labels, reply.elapsedTime / 1000);
   });
   app.get("/metrics", async (req, reply) => {
     if (token && !tokenMatches(req.headers.authorization, token)) {
-      return reply.code(401).send({ error: { code: "unauthenticated", message: "metrics token required", request_id: req.id } });
+      return reply
+        .code(401)
+        .send({ error: { code: "unauthenticated", message: "metrics token required", request_id: req.id } });
     }
     reply.type(m.registry.contentType);
     return m.registry.metrics();

@@ -3,9 +3,10 @@
  * echoed back exactly), but tagged `ext-` everywhere we log or forward it, so a forged
  * id can never pass for one of ours. Otherwise we generate `req_…`.
  */
+
+import type { IncomingMessage } from "node:http";
 import { newId, REQUEST_ID_RE } from "@edgeplane/proto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { IncomingMessage } from "node:http";
 
 const CLIENT_ID = Symbol("clientRequestId");
 

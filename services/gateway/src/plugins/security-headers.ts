@@ -33,6 +33,7 @@ export async function securityHeadersPlugin(app: FastifyInstance): Promise<void>
   app.addHook("onSend", async (req, reply) => {
     reply.header("cache-control", "no-store");
     reply.header("permissions-policy", "camera=(), microphone=(), geolocation=(), payment=()");
-    if (req.protocol === "https") reply.header("strict-transport-security", "max-age=31536000; includeSubDomains");
+    if (req.protocol === "https")
+      reply.header("strict-transport-security", "max-age=31536000; includeSubDomains");
   });
 }

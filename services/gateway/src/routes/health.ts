@@ -2,9 +2,10 @@
  * Handlers of the gateway-local routes: liveness, readiness, and the mesh view gathered
  * with NATS service discovery (`$SRV.INFO` / `$SRV.STATS`).
  */
-import { Svcm, type ServiceInfo, type ServiceStats } from "@nats-io/services";
+
+import { type MeshHealth, REQUIRED_SERVICES, type Readiness, svcmConnection } from "@edgeplane/proto";
+import { type ServiceInfo, type ServiceStats, Svcm } from "@nats-io/services";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type MeshHealth, type Readiness, REQUIRED_SERVICES } from "@edgeplane/proto";
 import type { z } from "zod";
 
 async function collect<T>(it: Promise<AsyncIterable<T>>): Promise<T[]> {
@@ -18,7 +19,7 @@ async function collect<T>(it: Promise<AsyncIterable<T>>): Promise<T[]> {
 }
 
 export function createHealth(nc: NatsConnection) {
-  const client = () => new Svcm(nc).client({ maxWait: 400, strategy: "stall", stall: 150 });
+  const client = () => new Svcm(svcmConnection(nc)).client({ maxWait: 400, strategy: "stall", stall: 150 });
   let readyCache: { at: number; value: z.infer<typeof Readiness> } | undefined;
 
   return {
@@ -39,7 +40,10 @@ export function createHealth(nc: NatsConnection) {
     async mesh(): Promise<z.infer<typeof MeshHealth>> {
       const connected = !nc.isClosed();
       const c = client();
-      const [infos, stats] = await Promise.all([collect<ServiceInfo>(c.info()), collect<ServiceStats>(c.stats())]);
+      const [infos, stats] = await Promise.all([
+        collect<ServiceInfo>(c.info()),
+        collect<ServiceStats>(c.stats()),
+      ]);
       const statsById = new Map(stats.map((s) => [s.id, s]));
       const now = Date.now();
       const services = infos

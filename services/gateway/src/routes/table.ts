@@ -4,17 +4,19 @@
  * subject, mapping the typed reply (or typed error) back to HTTP. Routes without a
  * subject are answered by local handlers, looked up by route id.
  */
-import type { NatsConnection } from "@nats-io/transport-node";
+
 import {
   callRaw,
   EpError,
   fillSubject,
+  inServerSpan,
   issuesToFields,
   type Principal,
   type RouteSpec,
   subjectToken,
   validationError,
 } from "@edgeplane/proto";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Authenticator } from "../plugins/auth.ts";
@@ -52,10 +54,15 @@ function validate(route: RouteSpec, req: FastifyRequest) {
   return { params: p.data as Record<string, string>, query: q.data as Record<string, unknown>, body };
 }
 
-export function registerRouteTable(app: FastifyInstance, routes: readonly RouteSpec[], opts: TableOptions): void {
+export function registerRouteTable(
+  app: FastifyInstance,
+  routes: readonly RouteSpec[],
+  opts: TableOptions,
+): void {
   for (const route of routes) {
     const local = route.subject ? undefined : opts.local[route.id];
-    if (!route.subject && !local) throw new Error(`route ${route.id} has neither a subject nor a local handler`);
+    if (!route.subject && !local)
+      throw new Error(`route ${route.id} has neither a subject nor a local handler`);
     const forwardHeaders = route.headers ?? [];
 
     const handler = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -75,17 +82,31 @@ export function registerRouteTable(app: FastifyInstance, routes: readonly RouteS
       }
       const subject = fillSubject(route.subject as string, input.params, subjectToken);
       const end = opts.metrics.natsSeconds.startTimer({ subject: route.subject as string });
+      const incoming = {
+        traceparent: typeof req.headers.traceparent === "string" ? req.headers.traceparent : undefined,
+        tracestate: typeof req.headers.tracestate === "string" ? req.headers.tracestate : undefined,
+      };
       try {
-        const res = await callRaw(opts.nc, subject, { ...input, headers }, {
-          principal,
-          requestId: req.id,
-          sourceIp: req.ip,
-          timeoutMs: route.timeoutMs ?? opts.timeoutMs,
-        });
+        // One trace per request: this span continues the client's trace (if it sent
+        // one), and callRaw injects its context into the NATS headers.
+        const res = await inServerSpan(`${route.method} ${route.path}`, incoming, () =>
+          callRaw(
+            opts.nc,
+            subject,
+            { ...input, headers },
+            {
+              principal,
+              requestId: req.id,
+              sourceIp: req.ip,
+              timeoutMs: route.timeoutMs ?? opts.timeoutMs,
+            },
+          ),
+        );
         end({ outcome: "ok" });
         reply.code(res.meta?.status ?? route.status ?? 200);
         if (res.meta?.headers) reply.headers(res.meta.headers);
-        if (route.replyType === "text" && typeof res.data === "string") return reply.type("text/plain; charset=utf-8").send(res.data);
+        if (route.replyType === "text" && typeof res.data === "string")
+          return reply.type("text/plain; charset=utf-8").send(res.data);
         return res.data ?? null;
       } catch (err) {
         end({ outcome: err instanceof EpError ? err.code : "error" });
@@ -98,13 +119,13 @@ export function registerRouteTable(app: FastifyInstance, routes: readonly RouteS
       app.route({
         method: route.method,
         url: fastifyPath(path),
-        config: { routeId: route.id },
         // Authenticate before the body is read: no parsing work for strangers.
-        onRequest: route.auth === "principal"
-          ? async (req) => {
-              req.principal = await opts.auth.authenticate(req, route);
-            }
-          : undefined,
+        onRequest:
+          route.auth === "principal"
+            ? async (req) => {
+                req.principal = await opts.auth.authenticate(req, route);
+              }
+            : undefined,
         handler,
       });
     }

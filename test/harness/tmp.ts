@@ -1,0 +1,23 @@
+/**
+ * Temporary directories that remove themselves: `await using dir = await tmpDir("ep-x-")`.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** A directory under the OS temp dir, removed (recursively) on dispose. */
+export interface TmpDir {
+  /** Absolute path of the directory. */
+  readonly path: string;
+  /** Removes the directory and everything in it; safe to call twice. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Creates a fresh directory named `<prefix><random>` under the OS temp dir. */
+export async function tmpDir(prefix = "ep-"): Promise<TmpDir> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return {
+    path,
+    [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }),
+  };
+}
