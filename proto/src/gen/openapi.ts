@@ -3,11 +3,11 @@
  * its parameters, body, success reply and the error envelope of its failures.
  */
 import type { z } from "zod";
-import { Errors, type ErrorDef } from "../errors.ts";
+import { type ErrorDef, Errors } from "../errors.ts";
 import { routes as allRoutes } from "../routes/index.ts";
 import type { RouteSpec } from "../routes/route.ts";
 import { ErrorEnvelope } from "../schemas/common.ts";
-import { jsonSchema } from "./json-schema.ts";
+import { placedSchema, type SchemaSink } from "./json-schema.ts";
 
 export interface OpenApiOptions {
   version: string;
@@ -16,11 +16,14 @@ export interface OpenApiOptions {
 
 const errorRef = { $ref: "#/components/schemas/ErrorEnvelope" };
 
-function params(route: RouteSpec) {
+function params(route: RouteSpec, sink: SchemaSink) {
   const out: Array<Record<string, unknown>> = [];
   const add = (schema: z.ZodObject | undefined, where: "path" | "query") => {
     if (!schema) return;
-    const js = jsonSchema(schema, "input") as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+    const js = placedSchema(schema, "input", sink) as {
+      properties?: Record<string, Record<string, unknown>>;
+      required?: string[];
+    };
     for (const [name, prop] of Object.entries(js.properties ?? {})) {
       const { description, ...rest } = prop;
       out.push({
@@ -54,12 +57,15 @@ function errorResponses(route: RouteSpec) {
     };
   }
   if (!byStatus.has(400) && !byStatus.has(404) && !byStatus.has(422)) {
-    out["404"] = { description: "Error: `route_not_found`", content: { "application/json": { schema: errorRef } } };
+    out["404"] = {
+      description: "Error: `route_not_found`",
+      content: { "application/json": { schema: errorRef } },
+    };
   }
   return out;
 }
 
-function successContent(route: RouteSpec) {
+function successContent(route: RouteSpec, sink: SchemaSink) {
   switch (route.replyType) {
     case "text":
       return { "text/plain": { schema: { type: "string" } } };
@@ -68,22 +74,26 @@ function successContent(route: RouteSpec) {
     case "html":
       return { "text/html": { schema: { type: "string" } } };
     default:
-      return { "application/json": { schema: jsonSchema(route.reply, "output") } };
+      return { "application/json": { schema: placedSchema(route.reply, "output", sink) } };
   }
 }
 
-function operation(route: RouteSpec, alias?: string) {
+function operation(route: RouteSpec, alias: string | undefined, sink: SchemaSink) {
   const op: Record<string, unknown> = {
     operationId: alias ? `${route.id}.compat${alias}` : route.id,
     summary: alias ? `${route.summary} (compatibility alias)` : route.summary,
-    description: [route.description, alias ? `Alias of \`${route.method} ${route.path}\`.` : undefined, route.permission ? `Requires permission \`${route.permission}\`.` : undefined]
+    description: [
+      route.description,
+      alias ? `Alias of \`${route.method} ${route.path}\`.` : undefined,
+      route.permission ? `Requires permission \`${route.permission}\`.` : undefined,
+    ]
       .filter(Boolean)
       .join("\n\n"),
     tags: [...route.tags],
     security: route.auth === "public" ? [] : [{ apiKey: [] }, { bearer: [] }],
-    parameters: params(route),
+    parameters: params(route, sink),
     responses: {
-      [String(route.status ?? 200)]: { description: "Success", content: successContent(route) },
+      [String(route.status ?? 200)]: { description: "Success", content: successContent(route, sink) },
       ...errorResponses(route),
     },
   };
@@ -93,7 +103,7 @@ function operation(route: RouteSpec, alias?: string) {
       content:
         route.bodyType === "text"
           ? { "text/plain": { schema: { type: "string" } } }
-          : { "application/json": { schema: jsonSchema(route.body, "input") } },
+          : { "application/json": { schema: placedSchema(route.body, "input", sink) } },
     };
   }
   return op;
@@ -102,12 +112,17 @@ function operation(route: RouteSpec, alias?: string) {
 export function buildOpenApi(opts: OpenApiOptions): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   const tags = new Set<string>();
+  const sink: SchemaSink = new Map();
+  placedSchema(ErrorEnvelope, "output", sink);
   for (const route of opts.routes ?? allRoutes) {
-    route.tags.forEach((t) => tags.add(t));
-    const entries: Array<[string, string | undefined]> = [[route.path, undefined], ...(route.aliases ?? []).map((a, i): [string, string] => [a, String(i + 1)])];
+    for (const t of route.tags) tags.add(t);
+    const entries: Array<[string, string | undefined]> = [
+      [route.path, undefined],
+      ...(route.aliases ?? []).map((a, i): [string, string] => [a, String(i + 1)]),
+    ];
     for (const [path, alias] of entries) {
       paths[path] ??= {};
-      (paths[path] as Record<string, unknown>)[route.method.toLowerCase()] = operation(route, alias);
+      (paths[path] as Record<string, unknown>)[route.method.toLowerCase()] = operation(route, alias, sink);
     }
   }
   return {
@@ -117,7 +132,7 @@ export function buildOpenApi(opts: OpenApiOptions): Record<string, unknown> {
       version: opts.version,
       summary: "One control plane for HAProxy load balancers, WireGuard gateways and vendor routers.",
       description:
-        "Every route is authenticated by API key (`Authorization: Bearer ep_…` or `X-API-Key`) unless marked public. Errors use one envelope: `{\"error\": {code, message, request_id, details}}`. Bodies and query parameters are snake_case.",
+        'Every route is authenticated by API key (`Authorization: Bearer ep_…` or `X-API-Key`) unless marked public. Errors use one envelope: `{"error": {code, message, request_id, details}}`. Bodies and query parameters are snake_case.',
       license: { name: "Apache-2.0", identifier: "Apache-2.0" },
     },
     servers: [{ url: "/", description: "This gateway" }],
@@ -126,10 +141,19 @@ export function buildOpenApi(opts: OpenApiOptions): Record<string, unknown> {
     paths,
     components: {
       securitySchemes: {
-        apiKey: { type: "apiKey", in: "header", name: "X-API-Key", description: "An edgeplane API key (`ep_…`)." },
-        bearer: { type: "http", scheme: "bearer", description: "An API key (or, later, an access JWT) as a bearer token." },
+        apiKey: {
+          type: "apiKey",
+          in: "header",
+          name: "X-API-Key",
+          description: "An edgeplane API key (`ep_…`).",
+        },
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "An API key (or, later, an access JWT) as a bearer token.",
+        },
       },
-      schemas: { ErrorEnvelope: jsonSchema(ErrorEnvelope, "output") },
+      schemas: Object.fromEntries([...sink].sort(([a], [b]) => a.localeCompare(b))),
     },
   };
 }

@@ -43,8 +43,12 @@ export interface RouteSpec {
   /** HTTP request headers forwarded to the service (lower-case names). */
   headers?: readonly string[];
   reply: z.ZodType;
-  /** Reply media type: JSON unless stated. */
-  replyType?: "json" | "text" | "yaml" | "html";
+  /**
+   * Reply media type: JSON unless stated. `text`: the service replies a string. `binary`:
+   * the service replies a `BinaryReply` (`{content_type, body_base64, filename?}`) and the
+   * gateway sends the decoded bytes with that content type.
+   */
+  replyType?: "json" | "text" | "yaml" | "html" | "binary";
   /** Success status (200 unless stated). */
   status?: number;
   /** Errors the route may answer with, for the docs. */

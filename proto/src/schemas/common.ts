@@ -100,3 +100,13 @@ export const Principal = z
 export type Principal = z.infer<typeof Principal>;
 
 export const Empty = z.object({}).describe("No content.");
+
+/** How a service returns bytes (an image, a file) for a route with `replyType: "binary"`. */
+export const BinaryReply = z
+  .object({
+    content_type: z.string().describe("Media type of the bytes, e.g. `image/png`."),
+    body_base64: z.string().describe("The bytes, base64-encoded for the NATS hop."),
+    filename: z.string().optional().describe("Suggested download name (Content-Disposition: attachment)."),
+  })
+  .describe("Binary content relayed by the gateway as raw bytes.");
+export type BinaryReply = z.infer<typeof BinaryReply>;

@@ -22,7 +22,7 @@ export async function docsPlugin(
     await scope.register(swagger, { mode: "static", specification: { document: document as never } });
     await scope.register(swaggerUi, {
       routePrefix: "/api/v1/docs",
-      uiConfig: { url: "/api/v1/openapi.json", deepLinking: true },
+      uiConfig: { deepLinking: true },
       staticCSP: false,
     });
   });

@@ -6,6 +6,7 @@
  */
 
 import {
+  BinaryReply,
   callRaw,
   EpError,
   fillSubject,
@@ -33,6 +34,17 @@ export interface TableOptions {
 }
 
 const EMPTY = z.object({});
+
+function sendBinary(reply: FastifyReply, data: unknown): FastifyReply {
+  const b = BinaryReply.parse(data);
+  if (b.filename) {
+    reply.header(
+      "content-disposition",
+      `attachment; filename="${b.filename.replace(/[^A-Za-z0-9._-]/g, "_")}"`,
+    );
+  }
+  return reply.type(b.content_type).send(Buffer.from(b.body_base64, "base64"));
+}
 
 /** Fastify path syntax from ours: `{name}` → `:name`. */
 export const fastifyPath = (p: string) => p.replace(/\{(\w+)\}/g, ":$1");
@@ -105,8 +117,10 @@ export function registerRouteTable(
         end({ outcome: "ok" });
         reply.code(res.meta?.status ?? route.status ?? 200);
         if (res.meta?.headers) reply.headers(res.meta.headers);
-        if (route.replyType === "text" && typeof res.data === "string")
+        if (route.replyType === "text" && typeof res.data === "string") {
           return reply.type("text/plain; charset=utf-8").send(res.data);
+        }
+        if (route.replyType === "binary") return sendBinary(reply, res.data);
         return res.data ?? null;
       } catch (err) {
         end({ outcome: err instanceof EpError ? err.code : "error" });

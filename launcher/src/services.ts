@@ -1,0 +1,53 @@
+// What the launcher runs of the repository, and the environment contract each service
+// receives. Pure functions: main.ts does the spawning.
+import { join } from "node:path";
+import type { LogLevel } from "./config.ts";
+import type { Secrets } from "./secrets.ts";
+
+/** Every service, one instance each. The gateway is listed first: it is also stopped first. */
+export const SERVICES = ["gateway", "auth", "haproxy-agent", "wg-agent", "adapters", "stats"] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export const serviceMain = (repoRoot: string, name: ServiceName) =>
+  join(repoRoot, "services", name, "src", "main.ts");
+export const migrateScript = (repoRoot: string) => join(repoRoot, "services", "auth", "src", "migrate.ts");
+export const setupTokenFile = (dataDir: string) => join(dataDir, "setup-token");
+
+/** Where the gateway listens: loopback only, this is a one-machine developer setup. */
+export const HTTP_HOST = "127.0.0.1";
+
+export interface MeshContext {
+  readonly natsUrl: string;
+  readonly databaseUrl: string;
+  readonly dataDir: string;
+  readonly secrets: Pick<Secrets, "EP_KEY_PEPPER" | "EP_SEALING_KEY">;
+  readonly nodeName: string;
+  readonly httpPort: number;
+  readonly logLevel: LogLevel;
+}
+
+/** Environment of the migration run (`services/auth/src/migrate.ts`): auth's, own instance id. */
+export function migrateEnv(base: NodeJS.ProcessEnv, ctx: MeshContext): NodeJS.ProcessEnv {
+  return { ...serviceEnv("auth", base, ctx), EP_SERVICE_INSTANCE: "auth-migrate" };
+}
+
+/** The parent's environment plus the mesh contract; ours wins over inherited values. */
+export function serviceEnv(name: ServiceName, base: NodeJS.ProcessEnv, ctx: MeshContext): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...base,
+    EP_NATS_URL: ctx.natsUrl,
+    DATABASE_URL: ctx.databaseUrl,
+    EP_DATA_DIR: ctx.dataDir,
+    EP_KEY_PEPPER: ctx.secrets.EP_KEY_PEPPER,
+    EP_SEALING_KEY: ctx.secrets.EP_SEALING_KEY,
+    EP_SERVICE_INSTANCE: `${name}-1`,
+    EP_NODE_NAME: ctx.nodeName,
+    EP_LOG_LEVEL: ctx.logLevel,
+  };
+  if (name === "gateway") {
+    env.EP_HTTP_PORT = String(ctx.httpPort);
+    env.EP_HTTP_HOST = HTTP_HOST;
+  }
+  if (name === "auth") env.EP_SETUP_TOKEN_FILE = setupTokenFile(ctx.dataDir);
+  return env;
+}
