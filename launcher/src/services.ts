@@ -10,7 +10,7 @@ export type ServiceName = (typeof SERVICES)[number];
 
 export const serviceMain = (repoRoot: string, name: ServiceName) =>
   join(repoRoot, "services", name, "src", "main.ts");
-export const migrateScript = (repoRoot: string) => join(repoRoot, "services", "auth", "src", "migrate.ts");
+export const migrateScript = (repoRoot: string) => join(repoRoot, "proto", "src", "runtime", "migrate.ts");
 export const setupTokenFile = (dataDir: string) => join(dataDir, "setup-token");
 
 /** Where the gateway listens: loopback only, this is a one-machine developer setup. */
@@ -26,7 +26,7 @@ export interface MeshContext {
   readonly logLevel: LogLevel;
 }
 
-/** Environment of the migration run (`services/auth/src/migrate.ts`): auth's, own instance id. */
+/** Environment of the migration run (`proto/src/runtime/migrate.ts`): auth's, own instance id. */
 export function migrateEnv(base: NodeJS.ProcessEnv, ctx: MeshContext): NodeJS.ProcessEnv {
   return { ...serviceEnv("auth", base, ctx), EP_SERVICE_INSTANCE: "auth-migrate" };
 }

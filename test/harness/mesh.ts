@@ -96,10 +96,10 @@ export async function spawnService(
   return sp;
 }
 
-/** A fresh database with the auth schema applied. */
+/** A fresh database with every service's schema applied. */
 export async function authDatabase(): Promise<TestDatabase> {
   const db = await createTestDatabase();
-  const { migrate } = await import("../../services/auth/src/migrate.ts");
+  const { migrate } = await import("../../proto/src/runtime/migrate.ts");
   await migrate(db.url);
   return db;
 }

@@ -4,5 +4,4 @@
  */
 export { generateKey, hashKey, parseKey } from "./api-keys.ts";
 export { AuthEnv, loadConfig } from "./config.ts";
-export { migrate } from "./migrate.ts";
 export { authService, VERSION } from "./service.ts";
