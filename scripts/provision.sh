@@ -88,7 +88,13 @@ if [[ ! -f package-lock.json ]]; then
   touch node_modules/.package-lock.json
 elif [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   say "npm ci"
-  npm ci --no-fund --no-audit --loglevel=error >&2
+  # Some registries serve only part of a package's platform builds (e.g. Biome's
+  # optional per-OS binaries); a lock made there lacks those entries and npm ci's strict
+  # sync check refuses it. npm install still installs exactly the locked versions.
+  if ! npm ci --no-fund --no-audit --loglevel=error >&2; then
+    say "npm ci refused the lock file; installing the locked versions with npm install"
+    npm install --no-fund --no-audit --loglevel=error >&2
+  fi
   touch node_modules/.package-lock.json
 fi
 
