@@ -16,12 +16,15 @@ const LOCK_ID = 0x65706c61; // "epla"
 const FILE_RE = /^\d{3}_[a-z0-9_]+\.sql$/;
 
 /** Every migration file of every service, in application order. */
-export async function migrationFiles(servicesDir = SERVICES_DIR): Promise<Array<{ name: string; path: string }>> {
+export async function migrationFiles(
+  servicesDir = SERVICES_DIR,
+): Promise<Array<{ name: string; path: string }>> {
   const out: Array<{ name: string; path: string }> = [];
   for (const svc of (await readdir(servicesDir)).sort()) {
     const dir = join(servicesDir, svc, "migrations");
     const files = await readdir(dir).catch(() => [] as string[]);
-    for (const f of files.filter((f) => FILE_RE.test(f)).sort()) out.push({ name: `${svc}/${f}`, path: join(dir, f) });
+    for (const f of files.filter((f) => FILE_RE.test(f)).sort())
+      out.push({ name: `${svc}/${f}`, path: join(dir, f) });
   }
   return out;
 }
