@@ -13,6 +13,10 @@ export const IdPrefix = {
   Controller: "ctl",
   Peer: "peer",
   Event: "evt",
+  RefreshToken: "rtk",
+  RefreshFamily: "rtf",
+  Challenge: "mfa",
+  SigningKey: "sgk",
 } as const;
 export type IdPrefix = (typeof IdPrefix)[keyof typeof IdPrefix];
 
@@ -35,7 +39,24 @@ export function base32(bytes: Uint8Array): string {
   return out;
 }
 
+// Ids are minted on every request: draw their randomness from a pooled CSPRNG buffer
+// instead of one randomBytes() call (and its syscall) per id.
+const POOL_SIZE = 4096;
+let pool = randomBytes(POOL_SIZE);
+let offset = 0;
+
+function pooledRandom(n: number): Uint8Array {
+  if (n > POOL_SIZE) return randomBytes(n);
+  if (offset + n > POOL_SIZE) {
+    pool = randomBytes(POOL_SIZE);
+    offset = 0;
+  }
+  const out = pool.subarray(offset, offset + n);
+  offset += n;
+  return out;
+}
+
 /** A new id: `<prefix>_<random>` with 80 bits of randomness (16 chars). */
 export function newId(prefix: IdPrefix, bytes = 10): string {
-  return `${prefix}_${base32(randomBytes(bytes))}`;
+  return `${prefix}_${base32(pooledRandom(bytes))}`;
 }

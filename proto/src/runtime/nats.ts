@@ -18,6 +18,9 @@ export async function connectNats(opts: {
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
+    // Async traces build an Error (with a stack) for every request just in case it
+    // fails: ~14% of the gateway's CPU per request. Our errors carry codes, not stacks.
+    noAsyncTraces: true,
     ...(authenticator ? { authenticator } : {}),
   });
 }

@@ -7,6 +7,7 @@
 import { type NatsConnection, errors as natsErrors } from "@nats-io/transport-node";
 import { EpError, Errors, fromWire } from "../errors.ts";
 import { type CallMeta, encodeMeta } from "./headers.ts";
+import { requesterFor } from "./requester.ts";
 import { currentTraceHeaders } from "./trace.ts";
 import { decodeJson, encodeJson, type ReplyMeta, type WireReply } from "./wire.ts";
 
@@ -50,7 +51,7 @@ export async function callRaw<T = unknown>(
   let delay = 20;
   for (;;) {
     try {
-      const msg = await nc.request(subject, data, { timeout, headers });
+      const msg = await requesterFor(nc).request(subject, data, { timeout, headers });
       const reply = decodeJson(msg.data) as WireReply | undefined;
       if (!reply || typeof reply !== "object" || !("ok" in reply)) {
         throw Errors.Internal.withMessage(`malformed reply from ${serviceOf(subject)}`);

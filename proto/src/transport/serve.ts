@@ -145,15 +145,33 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
       if (!(err instanceof EpError)) reqLog.error({ err, endpoint: epName }, "handler failed");
       reply = { ok: false, error: toEpError(err).toWire() };
     }
-    try {
-      msg.respond(encodeJson(reply));
-    } catch (err) {
-      reqLog.warn({ err }, "could not send reply");
-    } finally {
-      tally.totalMs += performance.now() - t0;
-      active--;
+    tally.totalMs += performance.now() - t0;
+    queueReply(msg, encodeJson(reply), reqLog);
+  }
+
+  // Replies finished during one event-loop turn are sent together so nats.js writes them
+  // in one syscall (it flushes once per microtask checkpoint otherwise). A request counts
+  // as in flight until its reply is handed to the connection, so drain waits for it.
+  let replies: Array<{ msg: ServiceMsg; data: Uint8Array; log: Logger }> = [];
+  let replyScheduled = false;
+  function queueReply(msg: ServiceMsg, data: Uint8Array, reqLog: Logger) {
+    replies.push({ msg, data, log: reqLog });
+    if (replyScheduled) return;
+    replyScheduled = true;
+    setImmediate(() => {
+      replyScheduled = false;
+      const batch = replies;
+      replies = [];
+      for (const r of batch) {
+        try {
+          r.msg.respond(r.data);
+        } catch (err) {
+          r.log.warn({ err }, "could not send reply");
+        }
+      }
+      active -= batch.length;
       if (active === 0 && idle) idle();
-    }
+    });
   }
 
   function endpoint(

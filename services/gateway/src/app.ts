@@ -11,6 +11,7 @@ import { type GatewayConfig, trustProxyOption } from "./config.ts";
 import { type Authenticator, createAuthenticator } from "./plugins/auth.ts";
 import { docsPlugin } from "./plugins/docs.ts";
 import { errorsPlugin } from "./plugins/errors.ts";
+import { lazyChildLogger } from "./plugins/lazy-logger.ts";
 import { createMetrics, metricsPlugin } from "./plugins/metrics.ts";
 import { genReqId, requestIdPlugin } from "./plugins/request-id.ts";
 import { securityHeadersPlugin } from "./plugins/security-headers.ts";
@@ -38,12 +39,13 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "req" }),
     bodyLimit: config.EP_BODY_LIMIT,
     genReqId,
+    childLoggerFactory: lazyChildLogger,
     trustProxy: trustProxyOption(config.EP_TRUST_PROXY),
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     return503OnClosing: true,
   });
   requestIdPlugin(app);
-  await securityHeadersPlugin(app);
+  securityHeadersPlugin(app);
   errorsPlugin(app, config.EP_BODY_LIMIT);
   const metrics = createMetrics();
   metricsPlugin(app, metrics, config.EP_METRICS_TOKEN);

@@ -5,4 +5,5 @@
  */
 export { buildGateway, type Gateway, type GatewayDeps } from "./app.ts";
 export { type GatewayConfig, GatewayEnv, loadConfig } from "./config.ts";
+export { startTracing } from "./otel.ts";
 export { type RunningGateway, startGateway } from "./server.ts";

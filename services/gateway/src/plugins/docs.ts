@@ -13,7 +13,9 @@ export async function docsPlugin(
   version: string,
 ): Promise<void> {
   const document = buildOpenApi({ version, routes });
-  const yaml = stringify(document);
+  // No anchors/aliases: shared schema objects would otherwise become YAML aliases that
+  // strict parsers refuse in bulk ("excessive alias count").
+  const yaml = stringify(document, { aliasDuplicateObjects: false });
   app.get("/api/v1/openapi.json", async () => document);
   app.get("/api/v1/openapi.yaml", async (_req, reply) =>
     reply.type("application/yaml; charset=utf-8").send(yaml),
