@@ -7,7 +7,7 @@
 import { fileURLToPath } from "node:url";
 import { parseEnv } from "@edgeplane/proto";
 import { z } from "zod";
-import { withCpu } from "../lib/cpu.ts";
+import { waitForQuiet, withCpu } from "../lib/cpu.ts";
 import { summarizeProfile } from "../lib/cpuprofile.ts";
 import { paced, saturate } from "../lib/load.ts";
 import { finishMachineInfo, machineInfo } from "../lib/machine.ts";
@@ -54,6 +54,12 @@ async function check(url: string): Promise<void> {
   }
 }
 
+/** Lets other work on the shared machine settle before a phase (see waitForQuiet). */
+async function quiet(ctx: BenchContext, label: string): Promise<void> {
+  const waited = await waitForQuiet();
+  if (waited > 1) ctx.log(`${label}: waited ${waited} s for other work on the machine to settle`);
+}
+
 async function measure(
   ctx: BenchContext,
   s: Settings,
@@ -62,14 +68,17 @@ async function measure(
   pids: Record<string, number | undefined>,
 ) {
   await check(url);
+  await quiet(ctx, label);
   let failed = 0;
   if (s.BENCH_WARMUP_S > 0) {
     ctx.log(`${label}: warm-up ${s.BENCH_WARMUP_S} s`);
     failed += (await saturate(url, s.BENCH_CONNECTIONS, s.BENCH_WARMUP_S)).failed;
   }
+  await quiet(ctx, label);
   ctx.log(`${label}: saturation, ${s.BENCH_CONNECTIONS} connections, ${s.BENCH_DURATION_S} s`);
   const [sat, satCpu] = await withCpu(pids, () => saturate(url, s.BENCH_CONNECTIONS, s.BENCH_DURATION_S));
   ctx.log(`${label}: ${sat.rps} req/s, p50 ${sat.latencyMs.p50} ms, p99 ${sat.latencyMs.p99} ms`);
+  await quiet(ctx, label);
   ctx.log(`${label}: moderate, ${s.BENCH_RATE} req/s over ${s.BENCH_LANES} lanes, ${s.BENCH_DURATION_S} s`);
   const [mod, modCpu] = await withCpu(pids, () =>
     paced(url, s.BENCH_RATE, s.BENCH_DURATION_S, s.BENCH_LANES),
@@ -194,7 +203,9 @@ export const benchmark: Benchmark = {
         `${cores} cores shared by the load generator (autocannon, in the runner process), the target, and for the gateway ` +
           "case the echo service and nats-server too: saturation throughput is what each stack reaches while competing " +
           "with its load generator for CPU, not its capacity on a dedicated machine (see CPU per process). " +
-          "The bare case has one process to feed, the gateway case three, so the ratio is pessimistic.",
+          "The bare case has one process to feed, the gateway case three, so the ratio is pessimistic. " +
+          "Others share the machine: each phase starts after a 1 s window with < 25% of a core busy, and " +
+          '"other" in the CPU table is what the rest of the machine used during the phase.',
         `Moderate load: ${s.BENCH_RATE} req/s as ${s.BENCH_LANES} single-connection autocannon runs (overallRate ` +
           `${s.BENCH_RATE / s.BENCH_LANES} each) started ${1000 / s.BENCH_LANES} ms apart; autocannon sends a connection's ` +
           "per-second quota back to back at the start of its second, so one run with many connections would be one burst a second.",

@@ -65,3 +65,19 @@ export async function withCpu<T>(
     cpu.other = Math.max(0, Math.round(((busy1 - busy0 - ours) / wall) * 100));
   return [out, cpu];
 }
+
+/**
+ * Waits (up to `maxWaitS`) for a 1 s window in which the whole machine is busy for less
+ * than `thresholdPct` of one core: others share this machine, and a phase started in the
+ * middle of their burst measures them too. Returns the seconds waited.
+ */
+export async function waitForQuiet(thresholdPct = 25, maxWaitS = 60): Promise<number> {
+  const t0 = performance.now();
+  while ((performance.now() - t0) / 1000 < maxWaitS) {
+    const b0 = machineBusySeconds();
+    await new Promise((r) => setTimeout(r, 1000));
+    const b1 = machineBusySeconds();
+    if (b0 === undefined || b1 === undefined || (b1 - b0) * 100 < thresholdPct) break;
+  }
+  return Math.round((performance.now() - t0) / 1000);
+}

@@ -15,6 +15,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -29,6 +30,8 @@ export interface HotSpot {
   selfMs: number;
   /** % of busy (non-idle) time. */
   pct: number;
+  /** The JS caller (nearest ancestor with a source location) that accounts for most of it. */
+  caller?: string;
 }
 
 export interface ProfileSummary {
@@ -60,7 +63,16 @@ const r1 = (v: number) => Math.round(v * 10) / 10;
 export function summarizeProfile(file: string, root: string, n = 15): ProfileSummary {
   const prof = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   const byId = new Map(prof.nodes.map((node) => [node.id, node]));
-  const self = new Map<string, { fn: string; loc: string; us: number }>();
+  const parent = new Map<number, ProfileNode>();
+  for (const node of prof.nodes) for (const c of node.children ?? []) parent.set(c, node);
+  const callerOf = (node: ProfileNode): string => {
+    for (let p = parent.get(node.id); p; p = parent.get(p.id)) {
+      if (p.callFrame.url)
+        return `${p.callFrame.functionName || "(anonymous)"} ${location(p.callFrame.url, root)}:${p.callFrame.lineNumber + 1}`;
+    }
+    return "";
+  };
+  const self = new Map<string, { fn: string; loc: string; us: number; callers: Map<string, number> }>();
   let idleUs = 0;
   let busyUs = 0;
   for (let i = 0; i < prof.samples.length; i++) {
@@ -76,8 +88,10 @@ export function summarizeProfile(file: string, root: string, n = 15): ProfileSum
     busyUs += us;
     const loc = url ? `${location(url, root)}:${lineNumber + 1}` : "";
     const key = `${functionName}\u0000${loc}`;
-    const entry = self.get(key) ?? { fn: functionName || "(anonymous)", loc, us: 0 };
+    const entry = self.get(key) ?? { fn: functionName || "(anonymous)", loc, us: 0, callers: new Map() };
     entry.us += us;
+    const caller = callerOf(node);
+    entry.callers.set(caller, (entry.callers.get(caller) ?? 0) + us);
     self.set(key, entry);
   }
   const pct = (us: number) => r1((us / Math.max(1, busyUs)) * 100);
@@ -93,7 +107,12 @@ export function summarizeProfile(file: string, root: string, n = 15): ProfileSum
     top: [...self.values()]
       .sort((a, b) => b.us - a.us)
       .slice(0, n)
-      .map((e) => ({ location: e.loc || e.fn, fn: e.fn, selfMs: r1(e.us / 1000), pct: pct(e.us) })),
+      .map((e) => {
+        const [caller, cus] = [...e.callers].sort((a, b) => b[1] - a[1])[0] ?? ["", 0];
+        const h: HotSpot = { location: e.loc || e.fn, fn: e.fn, selfMs: r1(e.us / 1000), pct: pct(e.us) };
+        if (caller) h.caller = `${caller} (${Math.round((cus / e.us) * 100)}%)`;
+        return h;
+      }),
     byModule: [...modules]
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)

@@ -15,7 +15,7 @@ const p = summarizeProfile(file, root, Number(n));
 process.stdout.write(`${p.file}: busy ${p.busyMs} ms, idle ${p.idleMs} ms\n\n`);
 for (const h of p.top)
   process.stdout.write(
-    `${h.pct.toFixed(1).padStart(5)}%  ${String(h.selfMs).padStart(8)} ms  ${h.fn}  ${h.location}\n`,
+    `${h.pct.toFixed(1).padStart(5)}%  ${String(h.selfMs).padStart(8)} ms  ${h.fn}  ${h.location}${h.caller ? `  <- ${h.caller}` : ""}\n`,
   );
 process.stdout.write("\nby module:\n");
 for (const m of p.byModule)
