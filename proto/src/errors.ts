@@ -92,6 +92,10 @@ export const Errors = {
   RateLimited: def("rate_limited", 429, "rate limit exceeded", true),
   SetupCompleted: def("setup_completed", 409, "setup has already been completed"),
   InvalidSetupToken: def("invalid_setup_token", 403, "the setup token is not valid"),
+  CsrfFailed: def("csrf_failed", 403, "missing or invalid X-CSRF-Token"),
+  AccountLocked: def("account_locked", 429, "too many failed logins; try again later", true),
+  LastOwner: def("last_owner", 409, "the last owner cannot be removed or demoted"),
+  TooManyKeys: def("too_many_keys", 409, "at most {max} active API keys per user"),
   // --- mesh ---
   ServiceUnavailable: def("service_unavailable", 503, "no instance of {service} is answering", true),
   Timeout: def("upstream_timeout", 504, "{service} did not answer in time", true),

@@ -14,6 +14,7 @@ export * from "./runtime/config.ts";
 export * from "./runtime/nats.ts";
 export * from "./runtime/service.ts";
 export * from "./schemas/audit.ts";
+export * from "./schemas/auth.ts";
 export * from "./schemas/common.ts";
 export * from "./schemas/mesh.ts";
 export * from "./schemas/setup.ts";

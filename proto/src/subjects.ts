@@ -18,6 +18,42 @@ export const Subjects = {
     setupStatus: "ep.v1.auth.setup.status",
     setupComplete: "ep.v1.auth.setup.complete",
     me: "ep.v1.auth.me",
+    // --- sessions, tokens, MFA (issue 3) ---
+    login: "ep.v1.auth.session.login",
+    loginMfa: "ep.v1.auth.session.login-mfa",
+    logout: "ep.v1.auth.session.logout",
+    logoutAll: "ep.v1.auth.session.logout-all",
+    csrfToken: "ep.v1.auth.session.csrf",
+    sessionsList: "ep.v1.auth.session.list",
+    sessionDelete: "ep.v1.auth.session.delete",
+    token: "ep.v1.auth.token.issue",
+    refresh: "ep.v1.auth.token.refresh",
+    mfaSetup: "ep.v1.auth.mfa.setup",
+    mfaEnable: "ep.v1.auth.mfa.enable",
+    mfaDisable: "ep.v1.auth.mfa.disable",
+    changePassword: "ep.v1.auth.password.change",
+    resetRequest: "ep.v1.auth.password.reset-request",
+    resetConfirm: "ep.v1.auth.password.reset-confirm",
+    // --- users and API keys ---
+    usersCreate: "ep.v1.auth.users.create",
+    usersList: "ep.v1.auth.users.list",
+    usersGet: "ep.v1.auth.users.get",
+    usersUpdate: "ep.v1.auth.users.update",
+    usersDelete: "ep.v1.auth.users.delete",
+    usersResetPassword: "ep.v1.auth.users.reset-password",
+    usersResetPasswordByName: "ep.v1.auth.users.reset-password-by-name",
+    keysCreate: "ep.v1.auth.keys.create",
+    keysList: "ep.v1.auth.keys.list",
+    keysDelete: "ep.v1.auth.keys.delete",
+    // --- the audit table ---
+    auditQuery: "ep.v1.auth.audit.query",
+    auditExport: "ep.v1.auth.audit.export",
+    auditVerify: "ep.v1.auth.audit.verify",
+  },
+  /** Notices for out-of-band delivery (plain pub/sub, never persisted: they may carry one-time secrets). */
+  notify: {
+    /** A password-reset token to deliver to the user (`{user_id, username, token, expires_at}`). */
+    passwordReset: "ep.v1.notify.auth.password-reset",
   },
   mesh: {
     echo: "ep.v1.mesh.echo",
@@ -31,6 +67,11 @@ export const Subjects = {
   bcast: {
     /** Drop cached credential verifications (payload: `{key_id?, user_id?}`; empty = all). */
     authInvalidate: "ep.v1.bcast.auth.invalidate",
+  },
+  /** NATS KV buckets of the auth service. */
+  kv: {
+    /** `jwks` (public JWT keys), `tv.<user_id>` (token versions bumped by logout-all), `audit.head`. */
+    auth: "ep-auth",
   },
 } as const;
 

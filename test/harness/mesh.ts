@@ -45,6 +45,10 @@ export async function spawnService(
       EP_LOG_LEVEL: "info",
       EP_KEY_PEPPER: TEST_PEPPER,
       EP_HTTP_PORT: "0",
+      // Gateway rate limits out of the way unless a test sets its own (test/e2e/auth does).
+      EP_RATE_LIMIT_RPM: "10000000",
+      EP_RATE_BURST_RPS: "10000000",
+      EP_AUTH_RATE_RPM: "10000000",
       EP_SERVICE_INSTANCE: opts.instance ?? `${dir}-${Math.random().toString(36).slice(2, 8)}`,
       ...env,
     },

@@ -13,6 +13,8 @@ export interface RouteScope {
   kind: "haproxy_clusters" | "wg_interfaces" | "adapter_controllers";
   /** The path parameter holding the resource name. */
   param: string;
+  /** A fixed resource name, for routes whose path has no such parameter (compatibility aliases). */
+  fixed?: string;
 }
 
 export interface RouteSpec {
@@ -46,9 +48,10 @@ export interface RouteSpec {
   /**
    * Reply media type: JSON unless stated. `text`: the service replies a string. `binary`:
    * the service replies a `BinaryReply` (`{content_type, body_base64, filename?}`) and the
-   * gateway sends the decoded bytes with that content type.
+   * gateway sends the decoded bytes with that content type. `stream`: the reply is a
+   * `StreamOpened` and the body follows as ordered chunks (`transport/stream.ts`).
    */
-  replyType?: "json" | "text" | "yaml" | "html" | "binary";
+  replyType?: "json" | "text" | "yaml" | "html" | "binary" | "stream";
   /** Success status (200 unless stated). */
   status?: number;
   /** Errors the route may answer with, for the docs. */

@@ -3,6 +3,7 @@ export * from "./audit.ts";
 export * from "./call.ts";
 export * from "./headers.ts";
 export * from "./serve.ts";
+export * from "./stream.ts";
 export * from "./streams.ts";
 export * from "./trace.ts";
 export * from "./wire.ts";

@@ -4,6 +4,7 @@
  */
 import {
   buildAuditEvent,
+  CredentialVerify,
   Errors,
   meRoute,
   publishAudit,
@@ -12,16 +13,29 @@ import {
   Subjects,
   setupCompleteRoute,
   setupStatusRoute,
-  VerifyRequest,
 } from "@edgeplane/proto";
+import { Kvm } from "@nats-io/kv";
 import pg from "pg";
+import { registerAuditRoutes } from "./audit-routes.ts";
+import { type AuditWriter, startAuditWriter } from "./audit-writer.ts";
 import { AuthEnv } from "./config.ts";
+import type { Deps } from "./deps.ts";
+import { registerKeys } from "./keys.ts";
+import { registerSessions } from "./sessions.ts";
 import { completeSetup, ensureSetupToken, setupRequired } from "./setup.ts";
-import { verifyApiKey } from "./verify.ts";
+import { activeSigningKey, publicJwks } from "./signing.ts";
+import { registerUsers } from "./users.ts";
+import { jwtKeyResolver, verifyCredential } from "./verify.ts";
 
 export const VERSION = "0.1.0";
 
 let pool: pg.Pool | undefined;
+let writer: AuditWriter | undefined;
+
+/** The running audit writer of this process (tests and diagnostics). */
+export function auditWriter(): AuditWriter | undefined {
+  return writer;
+}
 
 export const authService: RunServiceOptions<typeof AuthEnv> = {
   name: ServiceName.Auth,
@@ -85,9 +99,39 @@ export const authService: RunServiceOptions<typeof AuthEnv> = {
       }
     });
 
-    svc.endpoint("verify", { subject: Subjects.auth.verify }, VerifyRequest, (req) =>
-      verifyApiKey(db, pepper, req.api_key, config.EP_VERIFY_CACHE_TTL_MS),
+    // Keys, KV: JWT public keys and token versions for gateways, the audit chain head.
+    const kv = await new Kvm(rt.nc).create(Subjects.kv.auth, {
+      history: 1,
+      replicas: config.EP_STREAM_REPLICAS,
+    });
+    const jwtKey = await activeSigningKey(db, pepper, "jwt");
+    const auditKey = await activeSigningKey(db, pepper, "audit");
+    await kv.put("jwks", JSON.stringify(await publicJwks(db, "jwt")));
+    const jwtKeyFor = jwtKeyResolver(db);
+    const deps: Deps = { db, nc: rt.nc, js, kv, svc, log, config, pepper, jwtKey, jwtKeyFor };
+
+    svc.endpoint("verify", { subject: Subjects.auth.verify }, CredentialVerify, (req) =>
+      verifyCredential(db, pepper, jwtKeyFor, req, config.EP_VERIFY_CACHE_TTL_MS),
     );
+    registerUsers(deps);
+    registerKeys(deps);
+    registerSessions(deps);
+    registerAuditRoutes(deps);
+
+    if (config.EP_AUDIT_WRITER) {
+      const w = startAuditWriter({
+        databaseUrl: config.DATABASE_URL,
+        js,
+        kv,
+        log: log.child({ part: "audit-writer" }),
+        key: auditKey,
+        batch: config.EP_AUDIT_BATCH,
+        checkpointRows: config.EP_AUDIT_CHECKPOINT_ROWS,
+        checkpointS: config.EP_AUDIT_CHECKPOINT_S,
+      });
+      writer = w;
+      rt.onStop(() => w.stop());
+    }
 
     svc.route(meRoute, async (_req, ctx) => {
       const p = ctx.principal;

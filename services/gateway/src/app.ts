@@ -11,10 +11,13 @@ import { type GatewayConfig, trustProxyOption } from "./config.ts";
 import { type Authenticator, createAuthenticator } from "./plugins/auth.ts";
 import { docsPlugin } from "./plugins/docs.ts";
 import { errorsPlugin } from "./plugins/errors.ts";
+import { createJwtVerifier } from "./plugins/jwt.ts";
 import { lazyChildLogger } from "./plugins/lazy-logger.ts";
 import { createMetrics, metricsPlugin } from "./plugins/metrics.ts";
+import { rateLimitPlugin } from "./plugins/rate-limit.ts";
 import { genReqId, requestIdPlugin } from "./plugins/request-id.ts";
 import { securityHeadersPlugin } from "./plugins/security-headers.ts";
+import { sessionPlugin } from "./plugins/session.ts";
 import { createHealth } from "./routes/health.ts";
 import { registerRouteTable } from "./routes/table.ts";
 
@@ -51,11 +54,22 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   metricsPlugin(app, metrics, config.EP_METRICS_TOKEN);
   await docsPlugin(app, deps.routes, deps.version);
 
+  // Auth (issue 3): cookies, local JWT checks, rate limits (hooks added to table routes).
+  await sessionPlugin(app);
+  const jwt = await createJwtVerifier(deps.nc, deps.log, config.EP_STREAM_REPLICAS);
+  app.addHook("onClose", async () => jwt.stop());
+  await rateLimitPlugin(app, deps.routes, {
+    perMinute: config.EP_RATE_LIMIT_RPM,
+    burstPerSecond: config.EP_RATE_BURST_RPS,
+    authPerMinute: config.EP_AUTH_RATE_RPM,
+  });
+
   const auth = createAuthenticator({
     nc: deps.nc,
     js: deps.js,
     cacheTtlMs: config.EP_AUTH_CACHE_TTL_MS,
     timeoutMs: config.EP_REQUEST_TIMEOUT_MS,
+    jwt,
   });
   const health = createHealth(deps.nc);
   registerRouteTable(app, deps.routes, {

@@ -32,6 +32,24 @@ export const GatewayEnv = BaseEnv.extend({
     .max(60_000)
     .default(5_000)
     .describe("Upper bound on how long a verified credential is cached."),
+  EP_RATE_LIMIT_RPM: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(600)
+    .describe("Requests per minute per principal (per gateway instance); a key's own limit wins."),
+  EP_RATE_BURST_RPS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(50)
+    .describe("Requests per second per principal or client IP (per gateway instance)."),
+  EP_AUTH_RATE_RPM: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(5)
+    .describe("Requests per minute per client IP on auth endpoints (login, token, refresh, resets)."),
   EP_BODY_LIMIT: z.coerce
     .number()
     .int()

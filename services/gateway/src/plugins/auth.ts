@@ -1,8 +1,14 @@
 /**
- * Authentication and authorisation for routes of the table. A credential is an API key
- * in `Authorization: Bearer …` or `X-API-Key`; it is verified by the auth service over
- * NATS and cached briefly. Failed authentications are audited. Authorisation checks the
- * route's permission (403) and resource scope (a foreign resource looks like 404).
+ * Authentication and authorisation for routes of the table. A credential is, in order:
+ *  - an API key (`ep_…`) in `Authorization: Bearer …` or `X-API-Key`;
+ *  - an access JWT in `Authorization: Bearer …`, first checked locally (signature with the
+ *    published keys, expiry, token version) so revoked or forged tokens cost no round trip;
+ *  - the `ep_session` cookie; a mutating request carrying only the cookie must also carry
+ *    `X-CSRF-Token` (the session's signed double-submit token), checked by the auth service.
+ * Each is verified by the auth service over NATS (the role always comes from the store)
+ * and cached briefly (keyed by a hash of the credential, plus the CSRF token when one is
+ * checked). Failed authentications are audited. Authorisation checks the route's
+ * permission (403) and resource scope (a foreign resource looks like 404).
  */
 
 import {
@@ -21,6 +27,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { FastifyRequest } from "fastify";
 import type { z } from "zod";
 import { PrincipalCache } from "../principal-cache.ts";
+import type { JwtVerifier } from "./jwt.ts";
+import { SESSION_COOKIE } from "./session.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -28,7 +36,26 @@ declare module "fastify" {
   }
 }
 
-/** The presented credential, if any. */
+export type Credential =
+  | { kind: "api_key"; value: string }
+  | { kind: "jwt"; value: string }
+  | { kind: "session"; value: string };
+
+/** The presented credential and its kind, if any. Headers win over the cookie. */
+export function credentialOf(req: FastifyRequest): Credential | undefined {
+  const h = presentedCredential(req);
+  if (h)
+    return h.startsWith("ep_") || req.headers["x-api-key"]
+      ? { kind: "api_key", value: h }
+      : { kind: "jwt", value: h };
+  const c = (req as FastifyRequest & { cookies?: Record<string, string | undefined> }).cookies?.[
+    SESSION_COOKIE
+  ];
+  if (c && c.length <= 256) return { kind: "session", value: c };
+  return undefined;
+}
+
+/** The presented header credential (API key or bearer token), if any. */
 export function presentedCredential(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
   if (typeof h === "string") {
@@ -53,6 +80,7 @@ export function createAuthenticator(opts: {
   js: JetStreamClient;
   cacheTtlMs: number;
   timeoutMs: number;
+  jwt?: JwtVerifier;
 }): Authenticator {
   const cache = new PrincipalCache(opts.cacheTtlMs);
   // Revocations and role changes are broadcast; every gateway drops what it cached.
@@ -60,6 +88,7 @@ export function createAuthenticator(opts: {
     callback: (_err, msg) => {
       try {
         const f = msg.data.length ? (msg.json() as { key_id?: string; user_id?: string }) : {};
+        if (typeof f !== "object" || f === null) throw new Error("bad notice");
         cache.invalidate(f);
       } catch {
         cache.invalidate();
@@ -85,27 +114,47 @@ export function createAuthenticator(opts: {
 
   return {
     cache,
-    async authenticate(req) {
-      const secret = presentedCredential(req);
-      if (!secret) throw Errors.Unauthenticated.create();
+    async authenticate(req, route) {
+      const cred = credentialOf(req);
+      if (!cred) throw Errors.Unauthenticated.create();
+      const payload: Record<string, string> = {};
+      let cacheKey = PrincipalCache.keyOf(cred.value);
+      if (cred.kind === "api_key") payload.api_key = cred.value;
+      else if (cred.kind === "jwt") {
+        if (!opts.jwt || !(await opts.jwt.verify(cred.value))) {
+          await auditFailure(req, "invalid_access_token");
+          throw Errors.InvalidCredentials.create();
+        }
+        payload.access_token = cred.value;
+      } else {
+        payload.session = cred.value;
+        if (route.mutation ?? route.method !== "GET") {
+          const csrf = req.headers["x-csrf-token"];
+          if (typeof csrf !== "string" || csrf.length === 0 || csrf.length > 256) {
+            await auditFailure(req, "csrf_missing");
+            throw Errors.CsrfFailed.create();
+          }
+          payload.csrf_token = csrf;
+          cacheKey = PrincipalCache.keyOf(`${cred.value}\0${csrf}`);
+        }
+      }
       try {
-        return await cache.resolve(PrincipalCache.keyOf(secret), async () => {
-          const r = await call<z.infer<typeof VerifyReply>>(
-            opts.nc,
-            Subjects.auth.verify,
-            { api_key: secret },
-            {
-              requestId: req.id,
-              sourceIp: req.ip,
-              timeoutMs: opts.timeoutMs,
-            },
-          );
+        return await cache.resolve(cacheKey, async () => {
+          const r = await call<z.infer<typeof VerifyReply>>(opts.nc, Subjects.auth.verify, payload, {
+            requestId: req.id,
+            sourceIp: req.ip,
+            timeoutMs: opts.timeoutMs,
+          });
           return { principal: r.principal, ttlMs: r.cache_ttl_ms };
         });
       } catch (err) {
         if (err instanceof EpError && err.status === 401) {
-          await auditFailure(req, err.code);
+          await auditFailure(req, `${cred.kind}:${err.code}`);
           throw Errors.InvalidCredentials.create();
+        }
+        if (Errors.CsrfFailed.is(err)) {
+          await auditFailure(req, "csrf_invalid");
+          throw err;
         }
         throw err;
       }
@@ -116,7 +165,7 @@ export function createAuthenticator(opts: {
       }
       if (route.scope && principal.resources) {
         const allowed = principal.resources[route.scope.kind];
-        const name = params[route.scope.param];
+        const name = route.scope.fixed ?? params[route.scope.param];
         if (allowed && name !== undefined && !allowed.includes(name)) throw Errors.NotFound.create();
       }
     },

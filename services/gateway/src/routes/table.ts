@@ -5,6 +5,7 @@
  * subject are answered by local handlers, looked up by route id.
  */
 
+import { Readable } from "node:stream";
 import {
   BinaryReply,
   callRaw,
@@ -14,6 +15,7 @@ import {
   issuesToFields,
   type Principal,
   type RouteSpec,
+  requestStream,
   subjectToken,
   validationError,
 } from "@edgeplane/proto";
@@ -98,6 +100,28 @@ export function registerRouteTable(
         traceparent: typeof req.headers.traceparent === "string" ? req.headers.traceparent : undefined,
         tracestate: typeof req.headers.tracestate === "string" ? req.headers.tracestate : undefined,
       };
+      if (route.replyType === "stream") {
+        // Streamed reply (transport/stream.ts): chunks piped to the socket with backpressure.
+        const s = await requestStream(
+          opts.nc,
+          subject,
+          { ...input, headers },
+          { principal, requestId: req.id, sourceIp: req.ip, timeoutMs: route.timeoutMs ?? opts.timeoutMs },
+        ).catch((err: unknown) => {
+          end({ outcome: err instanceof EpError ? err.code : "error" });
+          throw err;
+        });
+        end({ outcome: "ok" });
+        reply.raw.once("close", () => s.cancel());
+        reply.code(s.meta?.status ?? route.status ?? 200).type(s.opened.content_type);
+        if (s.meta?.headers) reply.headers(s.meta.headers);
+        if (s.opened.filename)
+          reply.header(
+            "content-disposition",
+            `attachment; filename="${s.opened.filename.replace(/[^A-Za-z0-9._-]/g, "_")}"`,
+          );
+        return reply.send(Readable.from(s.chunks, { objectMode: false, highWaterMark: 64 * 1024 }));
+      }
       try {
         // One trace per request: this span continues the client's trace (if it sent
         // one), and callRaw injects its context into the NATS headers.

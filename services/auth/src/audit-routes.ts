@@ -1,0 +1,193 @@
+/**
+ * The audit log's read side: filtered pages, a streamed CSV export (bounded memory for
+ * any size), and verification of the chain, its signed checkpoints and the head
+ * published in KV.
+ */
+import { auditExportRoute, auditQueryRoute, auditVerifyRoute, openStream } from "@edgeplane/proto";
+import { type ChainRow, ChainWalker } from "./audit-chain.ts";
+import { loadAuditKeys, loadCheckpoints, walkRows } from "./audit-store.ts";
+import type { Deps } from "./deps.ts";
+
+interface Filters {
+  actor?: string | undefined;
+  action?: string | undefined;
+  category?: string | undefined;
+  target_type?: string | undefined;
+  target_id?: string | undefined;
+  result?: string | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+}
+
+/** SQL conditions for the filters, numbered from `first`. Values are always parameters. */
+export function filterSql(f: Filters, first = 1): { where: string; params: unknown[] } {
+  const cond: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: (n: string) => string, v: unknown) => {
+    params.push(v);
+    cond.push(sql(`$${first + params.length - 1}`));
+  };
+  if (f.actor) add((n) => `(actor_id = ${n} OR actor_name = ${n})`, f.actor);
+  for (const k of ["action", "category", "target_type", "target_id", "result"] as const) {
+    const v = f[k];
+    if (v) add((n) => `${k} = ${n}`, v);
+  }
+  if (f.since) add((n) => `time >= ${n}::timestamptz`, new Date(f.since).toISOString());
+  if (f.until) add((n) => `time < ${n}::timestamptz`, new Date(f.until).toISOString());
+  return { where: cond.join(" AND "), params };
+}
+
+const CSV_COLUMNS = [
+  "seq",
+  "time",
+  "actor_type",
+  "actor_id",
+  "actor_name",
+  "action",
+  "category",
+  "target_type",
+  "target_id",
+  "result",
+  "request_id",
+  "source_ip",
+  "summary",
+  "prev_hash",
+  "row_hash",
+] as const;
+
+/** One CSV cell: quoted when needed; a leading `= + - @` is neutralised (spreadsheet formula injection). */
+export function csvCell(v: string | number | null): string {
+  if (v === null) return "";
+  let s = String(v);
+  if (typeof v === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+function csvLine(r: ChainRow): string {
+  return `${CSV_COLUMNS.map((c) => {
+    const v = r[c];
+    return csvCell(Buffer.isBuffer(v) ? v.toString("hex") : (v as string | number | null));
+  }).join(",")}\r\n`;
+}
+
+function viewRow(r: ChainRow) {
+  let summary: Record<string, unknown> = {};
+  try {
+    summary = JSON.parse(r.summary) as Record<string, unknown>;
+  } catch {
+    summary = { unparsable: r.summary };
+  }
+  return {
+    seq: r.seq,
+    event_id: r.event_id,
+    time: r.time,
+    actor_type: r.actor_type as "user",
+    actor_id: r.actor_id,
+    actor_name: r.actor_name,
+    action: r.action,
+    category: r.category,
+    target_type: r.target_type,
+    target_id: r.target_id,
+    result: r.result as "success",
+    request_id: r.request_id,
+    source_ip: r.source_ip,
+    summary,
+    prev_hash: r.prev_hash.toString("hex"),
+    row_hash: r.row_hash.toString("hex"),
+  };
+}
+
+export function registerAuditRoutes(d: Deps): void {
+  const { svc, db } = d;
+
+  svc.route(auditQueryRoute, async (req) => {
+    const q = req.query;
+    const perPage = q.limit ?? q.per_page;
+    const offset = q.offset ?? (q.page - 1) * perPage;
+    const f = filterSql(q, 1);
+    const where = f.where ? `WHERE ${f.where}` : "";
+    const total = Number(
+      (await db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_log ${where}`, f.params)).rows[0]?.n ??
+        0,
+    );
+    const { TIME_SQL } = await import("./audit-store.ts");
+    const r = await db.query({
+      text: `SELECT seq, event_id, ${TIME_SQL}, actor_type, actor_id, actor_name, action, category, target_type, target_id,
+               result, request_id, source_ip, summary, prev_hash, row_hash
+               FROM audit_log ${where} ORDER BY seq ${q.order === "asc" ? "ASC" : "DESC"}
+              LIMIT ${perPage} OFFSET ${offset}`,
+      values: f.params,
+      rowMode: "array",
+      types: { getTypeParser: () => (v: string) => v },
+    });
+    const rows = (r.rows as (string | null)[][]).map((a) =>
+      viewRow({
+        seq: Number(a[0]),
+        event_id: a[1] as string,
+        time: a[2] as string,
+        actor_type: a[3] as string,
+        actor_id: a[4] ?? null,
+        actor_name: a[5] ?? null,
+        action: a[6] as string,
+        category: a[7] as string,
+        target_type: a[8] ?? null,
+        target_id: a[9] ?? null,
+        result: a[10] as string,
+        request_id: a[11] ?? null,
+        source_ip: a[12] ?? null,
+        summary: a[13] as string,
+        prev_hash: Buffer.from((a[14] as string).slice(2), "hex"),
+        row_hash: Buffer.from((a[15] as string).slice(2), "hex"),
+      }),
+    );
+    return {
+      items: rows,
+      total,
+      page: Math.floor(offset / perPage) + 1,
+      per_page: perPage,
+      pages: Math.max(1, Math.ceil(total / perPage)),
+    };
+  });
+
+  svc.route(auditExportRoute, (req, ctx) =>
+    openStream(
+      d.nc,
+      req.headers,
+      { contentType: "text/csv; charset=utf-8", filename: "audit.csv" },
+      async (w) => {
+        await w.write(`${CSV_COLUMNS.join(",")}\r\n`);
+        const f = filterSql(req.query, 2);
+        for await (const rows of walkRows(db, {
+          page: 5000,
+          where: f.where || undefined,
+          params: f.params,
+        })) {
+          if (w.signal.aborted) return;
+          let out = "";
+          for (const r of rows) out += csvLine(r);
+          await w.write(out);
+        }
+      },
+      (err) => ctx.log.error({ err }, "audit export failed"),
+    ),
+  );
+
+  svc.route(auditVerifyRoute, async () => {
+    const keys = await loadAuditKeys(db);
+    let head: { seq: number; row_hash: Buffer } | undefined;
+    try {
+      const e = await d.kv.get("audit.head");
+      if (e?.value.length) {
+        const h = e.json<{ seq: number; row_hash: string }>();
+        head = { seq: h.seq, row_hash: Buffer.from(h.row_hash, "hex") };
+      }
+    } catch {
+      /* no head published yet */
+    }
+    const walker = new ChainWalker(await loadCheckpoints(db), (id) => keys.get(id));
+    outer: for await (const rows of walkRows(db)) {
+      for (const r of rows) if (!walker.push(r)) break outer;
+    }
+    return walker.finish(head);
+  });
+}
