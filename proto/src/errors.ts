@@ -107,6 +107,7 @@ export const Errors = {
   AdapterTimeout: def("adapter_timeout", 504, "the device did not answer in time", true),
   AdapterRateLimit: def("adapter_rate_limit", 429, "the device is rate limiting", true),
   AdapterError: def("adapter_error", 502, "the device reported an error"),
+  AdapterApplyGated: def("adapter_apply_gated", 403, "apply refused: a gate is closed ({gates})"),
 } as const;
 export type ErrorName = keyof typeof Errors;
 

@@ -58,6 +58,23 @@ export const Subjects = {
   mesh: {
     echo: "ep.v1.mesh.echo",
   },
+  /** Vendor adapters (stateless workers, queue group; no routing token: any worker serves any controller). */
+  adapters: {
+    vendors: "ep.v1.adapters.vendors.list",
+    controllersList: "ep.v1.adapters.controllers.list",
+    controllersCreate: "ep.v1.adapters.controllers.create",
+    controllersGet: "ep.v1.adapters.controllers.get",
+    controllersUpdate: "ep.v1.adapters.controllers.update",
+    controllersDelete: "ep.v1.adapters.controllers.delete",
+    controllersTest: "ep.v1.adapters.controllers.test",
+    read: "ep.v1.adapters.controllers.read",
+    changesStage: "ep.v1.adapters.changes.stage",
+    changesList: "ep.v1.adapters.changes.list",
+    changesGet: "ep.v1.adapters.changes.get",
+    changesApply: "ep.v1.adapters.changes.apply",
+    changesConfirm: "ep.v1.adapters.changes.confirm",
+    changesDiscard: "ep.v1.adapters.changes.discard",
+  },
   /** Audit events for one category/action (both are catalogue names, never user input). */
   audit: (category: string, action: string) =>
     `ep.v1.audit.${subjectToken(category)}.${subjectToken(action)}`,

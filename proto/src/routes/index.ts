@@ -1,11 +1,13 @@
 /** The HTTP route table: every route of the API, in one list. */
 
+import { adaptersRoutes } from "./adapters.ts";
 import { authRoutes } from "./auth.ts";
 import { auditRoutes } from "./auth-audit.ts";
 import { localRoutes } from "./mesh.ts";
 import type { RouteSpec } from "./route.ts";
 import { meRoute, setupCompleteRoute, setupStatusRoute } from "./setup.ts";
 
+export * from "./adapters.ts";
 export * from "./auth.ts";
 export * from "./auth-audit.ts";
 export * from "./mesh.ts";
@@ -18,6 +20,7 @@ export const routes: readonly RouteSpec[] = Object.freeze([
   setupStatusRoute,
   setupCompleteRoute,
   meRoute,
+  ...adaptersRoutes,
   ...authRoutes,
   ...auditRoutes,
 ]);
