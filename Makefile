@@ -8,7 +8,7 @@ SHELL := /bin/bash
 # Recipe prefix: resolved when the recipe runs, i.e. after provisioning installed node.
 RUN = PATH="$$(scripts/node --bin-dir):$(CURDIR)/node_modules/.bin:$$PATH"
 
-.PHONY: provision up test typecheck lint format bench clean
+.PHONY: provision up test test-faults typecheck lint format bench clean
 
 provision:
 	@scripts/provision.sh
@@ -29,6 +29,14 @@ test: provision typecheck lint
 	@mkdir -p .tmp && rm -f .tmp/vitest.json
 	@rc=0; $(RUN) vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json || rc=$$?; \
 	$(RUN) scripts/node scripts/vitest-summary.ts .tmp/vitest.json || rc=1; \
+	exit $$rc
+
+# The fault suite (test/faults): a 3-node NATS cluster, two of every service, a load, and
+# restarts/kills under it. Alone on the machine, so not part of `make test`; CI runs both.
+test-faults: provision
+	@mkdir -p .tmp && rm -f .tmp/vitest-faults.json
+	@rc=0; $(RUN) vitest run --config test/faults/vitest.config.ts --reporter=default --reporter=json --outputFile.json=.tmp/vitest-faults.json || rc=$$?; \
+	$(RUN) scripts/node scripts/vitest-summary.ts .tmp/vitest-faults.json || rc=1; \
 	exit $$rc
 
 bench: provision

