@@ -273,6 +273,7 @@ describe("helm chart - rendered manifests", () => {
       [
         "edge-edgeplane-secrets/key-pepper",
         "edge-edgeplane-secrets/sealing-key",
+        "edge-edgeplane-secrets/setup-token",
         "edgeplane-db-app/uri",
       ].sort(),
     );
@@ -281,6 +282,11 @@ describe("helm chart - rendered manifests", () => {
       envOf(podSpec(named(full, "Deployment", `${RELEASE}-edgeplane-${name}`)).containers[0]);
     expect(Object.keys(env("gateway")).filter((k) => SECRETISH.test(k))).toEqual([]);
     expect(env("auth").EP_KEY_PEPPER.valueFrom.secretKeyRef.key).toBe("key-pepper");
+    // Every auth replica accepts the same first-run token; an existingSecret may lack it.
+    expect(env("auth").EP_SETUP_TOKEN.valueFrom.secretKeyRef).toMatchObject({
+      key: "setup-token",
+      optional: true,
+    });
     expect(env("adapters").EP_SEALING_KEY.valueFrom.secretKeyRef.key).toBe("sealing-key");
     const wgEnv = envOf(podSpec(named(full, "DaemonSet", `${RELEASE}-edgeplane-wg-agent`)).containers[0]);
     expect(wgEnv.EP_SEALING_KEY.valueFrom.secretKeyRef.key).toBe("sealing-key");
@@ -292,8 +298,8 @@ describe("helm chart - rendered manifests", () => {
     expect(byKind(full, "Secret")).toHaveLength(1);
     expect(secret?.metadata.annotations["helm.sh/resource-policy"]).toBe("keep");
     const again = byKind((await r.template({ files: FULL })).docs, "Secret")[0];
-    expect(Object.keys(secret?.data).sort()).toEqual(["key-pepper", "sealing-key"]);
-    for (const k of ["key-pepper", "sealing-key"]) {
+    expect(Object.keys(secret?.data).sort()).toEqual(["key-pepper", "sealing-key", "setup-token"]);
+    for (const k of ["key-pepper", "sealing-key", "setup-token"]) {
       expect(secret?.data[k], k).toBeTruthy();
       expect(again?.data[k], k).not.toBe(secret?.data[k]);
     }

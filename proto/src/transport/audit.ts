@@ -4,6 +4,7 @@
  * even while the auth service (the audit table's single writer) is down.
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
+import { Errors } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { AuditEvent, AuditResult } from "../schemas/audit.ts";
 import type { Principal } from "../schemas/common.ts";
@@ -64,9 +65,34 @@ export function buildAuditEvent(
   };
 }
 
-/** Store an audit event durably in the AUDIT stream (de-duplicated by event id). */
-export async function publishAudit(js: JetStreamClient, event: AuditEvent): Promise<void> {
-  await js.publish(Subjects.audit(event.category, event.action.replaceAll(".", "-")), JSON.stringify(event), {
-    msgID: event.id,
-  });
+/**
+ * Store an audit event durably in the AUDIT stream (de-duplicated by event id).
+ *
+ * A replicated stream is briefly unwritable while it elects a new leader (a NATS node
+ * died: ~5 s measured in test/faults). Retrying is safe — the stream drops a second copy
+ * with the same msgID — so we ride that out for `budgetMs`, and only then fail with a
+ * retryable 503: a mutation must never reply before its audit event is stored.
+ */
+export async function publishAudit(js: JetStreamClient, event: AuditEvent, budgetMs = 8_000): Promise<void> {
+  const subject = Subjects.audit(event.category, event.action.replaceAll(".", "-"));
+  const payload = JSON.stringify(event);
+  const deadline = Date.now() + budgetMs;
+  let delay = 100;
+  for (;;) {
+    try {
+      await js.publish(subject, payload, { msgID: event.id, timeout: 2_000 });
+      return;
+    } catch (err) {
+      if (Date.now() + delay >= deadline) {
+        throw Errors.ServiceUnavailable.withMessage(
+          "the audit stream is not accepting events; nothing was acknowledged",
+          {
+            cause: err instanceof Error ? err.message : String(err),
+          },
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 1_000);
+    }
+  }
 }

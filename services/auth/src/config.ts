@@ -8,6 +8,14 @@ export const AuthEnv = BaseEnv.extend({
     .string()
     .min(32, "at least 32 characters of secret material")
     .describe("Server-side pepper for API-key HMACs (keep it stable: changing it invalidates every key)."),
+  EP_SETUP_TOKEN: z
+    .string()
+    .min(20, "at least 20 characters")
+    .max(256)
+    .optional()
+    .describe(
+      "A first-run setup token supplied by the deployment (e.g. a Kubernetes Secret) instead of a generated one.",
+    ),
   EP_SETUP_TOKEN_FILE: z.string().optional().describe("Where to write the one-time setup token (mode 0600)."),
   EP_VERIFY_CACHE_TTL_MS: z.coerce
     .number()

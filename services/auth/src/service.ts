@@ -53,7 +53,7 @@ export const authService: RunServiceOptions<typeof AuthEnv> = {
     db.on("error", (err) => log.error({ err }, "idle database client failed"));
     rt.onStop(() => db.end());
     const pepper = Buffer.from(config.EP_KEY_PEPPER);
-    await ensureSetupToken(db, config.EP_SETUP_TOKEN_FILE, log);
+    await ensureSetupToken(db, { file: config.EP_SETUP_TOKEN_FILE, fixed: config.EP_SETUP_TOKEN, log });
 
     svc.route(setupStatusRoute, async () => ({ setup_required: await setupRequired(db) }));
 

@@ -18,19 +18,43 @@ export async function setupRequired(db: pg.Pool): Promise<boolean> {
   return !r.rows[0]?.completed_at;
 }
 
+/** A token issued less than this long ago is another instance's, not ours to replace. */
+const TOKEN_FRESH_MINUTES = 10;
+
+export interface SetupTokenOptions {
+  /** Where to write the token (mode 0600), and where a restart finds it again. */
+  file?: string | undefined;
+  /** A token supplied by the deployment (EP_SETUP_TOKEN, e.g. from a Kubernetes Secret). */
+  fixed?: string | undefined;
+  log: Logger;
+}
+
 /**
- * Make sure a usable token exists while setup is open. A token already in the file
- * that matches the stored hash is kept (restarts do not rotate it); otherwise a new one
- * replaces the old hash. Returns the token, or undefined when setup is complete.
+ * Make sure a usable token exists while setup is open, and return it if this instance
+ * can know it (undefined when setup is complete, or when another instance has just
+ * issued the token and printed it).
+ *  - A token supplied by the deployment always wins.
+ *  - A token in the file that matches the stored hash is kept: restarts do not rotate it.
+ *  - Otherwise a new token is issued — unless another instance issued one in the last
+ *    few minutes (several auth replicas starting together), whose token stays valid.
  */
-export async function ensureSetupToken(
-  db: pg.Pool,
-  file: string | undefined,
-  log: Logger,
-): Promise<string | undefined> {
+export async function ensureSetupToken(db: pg.Pool, opts: SetupTokenOptions): Promise<string | undefined> {
+  const { file, fixed, log } = opts;
   if (!(await setupRequired(db))) {
     if (file) await rm(file, { force: true });
     return undefined;
+  }
+  if (fixed) {
+    await db.query(
+      "UPDATE setup_state SET token_hash = $1, token_issued_at = now() WHERE id AND completed_at IS NULL",
+      [sha256(fixed)],
+    );
+    if (file) await writeFile(file, `${fixed}\n`, { mode: 0o600 });
+    log.warn(
+      { setup_token_file: file ?? null },
+      "first-run setup is open; the setup token is the one configured in EP_SETUP_TOKEN",
+    );
+    return fixed;
   }
   if (file) {
     const existing = (await readFile(file, "utf8").catch(() => "")).trim();
@@ -43,10 +67,21 @@ export async function ensureSetupToken(
     }
   }
   const token = base32(randomBytes(20));
-  const r = await db.query("UPDATE setup_state SET token_hash = $1 WHERE id AND completed_at IS NULL", [
-    sha256(token),
-  ]);
-  if (!r.rowCount) return undefined;
+  const r = await db.query(
+    `UPDATE setup_state SET token_hash = $1, token_issued_at = now()
+      WHERE id AND completed_at IS NULL
+        AND (token_hash IS NULL OR token_issued_at IS NULL
+             OR token_issued_at < now() - make_interval(mins => $2))`,
+    [sha256(token), TOKEN_FRESH_MINUTES],
+  );
+  if (!r.rowCount) {
+    if (await setupRequired(db)) {
+      log.warn(
+        `first-run setup is open; another auth instance issued the setup token in the last ${TOKEN_FRESH_MINUTES} minutes: use the one it printed`,
+      );
+    }
+    return undefined;
+  }
   if (file) await writeFile(file, `${token}\n`, { mode: 0o600 });
   log.warn({ setup_token_file: file ?? null }, `first-run setup is open; one-time setup token: ${token}`);
   return token;

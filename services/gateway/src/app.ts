@@ -77,6 +77,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     auth,
     metrics,
     timeoutMs: config.EP_REQUEST_TIMEOUT_MS,
+    writeTimeoutMs: config.EP_WRITE_TIMEOUT_MS,
     local: {
       "health.liveness": async () => health.liveness(),
       "health.readiness": async (_req, reply) => {

@@ -25,6 +25,15 @@ export const GatewayEnv = BaseEnv.extend({
     .max(300_000)
     .default(10_000)
     .describe("NATS request timeout."),
+  EP_WRITE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(300_000)
+    .default(15_000)
+    .describe(
+      "NATS request timeout of mutations: they may wait out a stream leader election to store their audit event.",
+    ),
   EP_AUTH_CACHE_TTL_MS: z.coerce
     .number()
     .int()

@@ -178,7 +178,11 @@ beforeAll(async () => {
   const { ensureSetupToken } = await import("../../auth/src/setup.ts");
   const file = `/tmp/ep-gw-test-token-${process.pid}`;
   const p = new pg.Pool({ connectionString: db.url });
-  const token = (await ensureSetupToken(p, file, createLogger("t", "silent"))) as string;
+  const token = (await ensureSetupToken(p, {
+    file,
+    fixed: "gateway-test-setup-token-0123456789",
+    log: createLogger("t", "silent"),
+  })) as string;
   const done = await req("/api/v1/setup/complete", {
     method: "POST",
     headers: { "content-type": "application/json" },

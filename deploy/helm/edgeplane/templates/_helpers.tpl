@@ -156,6 +156,9 @@ Order: the mesh contract, then the component's env, then its secretEnv (from Sec
     secretKeyRef:
       name: {{ default (include "edgeplane.secretsName" $root) $ref.secretName }}
       key: {{ $ref.key }}
+      {{- if $ref.optional }}
+      optional: true
+      {{- end }}
 {{- end }}
 {{- end -}}
 

@@ -33,6 +33,8 @@ export interface TableOptions {
   auth: Authenticator;
   metrics: GatewayMetrics;
   timeoutMs: number;
+  /** Timeout of non-idempotent routes. */
+  writeTimeoutMs: number;
   local: Record<string, LocalHandler>;
 }
 
@@ -105,6 +107,10 @@ export function registerRouteTable(
       throw new Error(`route ${route.id} has neither a subject nor a local handler`);
     const forwardHeaders = route.headers ?? [];
     const idempotent = route.method === "GET" && route.mutation !== true;
+    // Reads fail over fast (and are retried); writes are never retried, so they wait
+    // longer — long enough for the audit stream to survive losing its leader.
+    const timeoutMs =
+      route.timeoutMs ?? (idempotent ? opts.timeoutMs : Math.max(opts.timeoutMs, opts.writeTimeoutMs));
     const authenticate = (req: FastifyRequest) => retryRead(true, () => opts.auth.authenticate(req, route));
 
     const handler = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -134,7 +140,7 @@ export function registerRouteTable(
           opts.nc,
           subject,
           { ...input, headers },
-          { principal, requestId: req.id, sourceIp: req.ip, timeoutMs: route.timeoutMs ?? opts.timeoutMs },
+          { principal, requestId: req.id, sourceIp: req.ip, timeoutMs },
         ).catch((err: unknown) => {
           end({ outcome: err instanceof EpError ? err.code : "error" });
           throw err;
@@ -163,7 +169,7 @@ export function registerRouteTable(
                 principal,
                 requestId: req.id,
                 sourceIp: req.ip,
-                timeoutMs: route.timeoutMs ?? opts.timeoutMs,
+                timeoutMs,
               },
             ),
           ),
