@@ -49,5 +49,12 @@ export function serviceEnv(name: ServiceName, base: NodeJS.ProcessEnv, ctx: Mesh
     env.EP_HTTP_HOST = HTTP_HOST;
   }
   if (name === "auth") env.EP_SETUP_TOKEN_FILE = setupTokenFile(ctx.dataDir);
+  if (name === "wg-agent") {
+    // wireguard-go when root with wireguard-go/ip/TUN, else render-only (logged, and shown
+    // in GET /api/v1/wireguard/interfaces/{name}/status). Devices are named ep<interface>.
+    env.EP_WG_MODE = "auto";
+    env.EP_WG_STATE_DIR = join(ctx.dataDir, "wg");
+    env.EP_WG_DEVICE_PREFIX = "ep";
+  }
   return env;
 }

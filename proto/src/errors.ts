@@ -108,6 +108,14 @@ export const Errors = {
   AdapterRateLimit: def("adapter_rate_limit", 429, "the device is rate limiting", true),
   AdapterError: def("adapter_error", 502, "the device reported an error"),
   AdapterApplyGated: def("adapter_apply_gated", 403, "apply refused: a gate is closed ({gates})"),
+  // --- wireguard ---
+  WgAddressExhausted: def("wg_address_exhausted", 409, "no free address left in {subnet}"),
+  WgAddressInUse: def("wg_address_in_use", 409, "address {address} is already allocated"),
+  WgSealingUnavailable: def(
+    "wg_sealing_unavailable",
+    503,
+    "no sealing key is configured on this wg-agent (EP_SEALING_KEY): private keys cannot be stored or opened",
+  ),
 } as const;
 export type ErrorName = keyof typeof Errors;
 

@@ -21,6 +21,7 @@ export * from "./schemas/common.ts";
 export * from "./schemas/events.ts";
 export * from "./schemas/mesh.ts";
 export * from "./schemas/setup.ts";
+export * from "./schemas/wireguard/mod.ts";
 export * from "./subjects.ts";
 export * from "./transport/mod.ts";
 export * from "./validation.ts";

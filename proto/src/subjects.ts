@@ -58,6 +58,45 @@ export const Subjects = {
   mesh: {
     echo: "ep.v1.mesh.echo",
   },
+  /**
+   * WireGuard. API handlers (queue group over every wg-agent with the API role):
+   * `ep.v1.wg.interfaces.*`, `ep.v1.wg.if.<interface>.*`, `ep.v1.wg.compat.*` (PIC aliases
+   * on the default interface), `ep.v1.wg.links.redeem`. Node-addressed (one agent each):
+   * `ep.v1.wg.node.<node>.{applied,status}`. Peer-stats samples: `ep.v1.wg.samples.<interface>.<node>`.
+   */
+  wg: {
+    interfacesList: "ep.v1.wg.interfaces.list",
+    interfacesCreate: "ep.v1.wg.interfaces.create",
+    interfaceGet: "ep.v1.wg.if.{name}.get",
+    interfaceUpdate: "ep.v1.wg.if.{name}.update",
+    interfaceDelete: "ep.v1.wg.if.{name}.delete",
+    interfaceStatus: "ep.v1.wg.if.{name}.status",
+    peersList: "ep.v1.wg.if.{name}.peers.list",
+    peersCreate: "ep.v1.wg.if.{name}.peers.create",
+    peerGet: "ep.v1.wg.if.{name}.peer.get",
+    peerUpdate: "ep.v1.wg.if.{name}.peer.update",
+    peerDelete: "ep.v1.wg.if.{name}.peer.delete",
+    peerEnable: "ep.v1.wg.if.{name}.peer.enable",
+    peerDisable: "ep.v1.wg.if.{name}.peer.disable",
+    peerConfig: "ep.v1.wg.if.{name}.peer.config",
+    peerQr: "ep.v1.wg.if.{name}.peer.qr",
+    peerLink: "ep.v1.wg.if.{name}.peer.link",
+    peerStatus: "ep.v1.wg.if.{name}.peer.status",
+    linkRedeem: "ep.v1.wg.links.redeem",
+    compatStatus: "ep.v1.wg.compat.status",
+    compatPeersList: "ep.v1.wg.compat.peers.list",
+    compatPeersCreate: "ep.v1.wg.compat.peers.create",
+    compatPeerGet: "ep.v1.wg.compat.peer.get",
+    compatPeerPut: "ep.v1.wg.compat.peer.put",
+    compatPeerDelete: "ep.v1.wg.compat.peer.delete",
+    compatPeerQr: "ep.v1.wg.compat.peer.qr",
+    /** A node answers once it has applied a desired-state revision (payload WgAppliedRequest). */
+    nodeApplied: (node: string) => `ep.v1.wg.node.${subjectToken(node)}.applied`,
+    /** A node's view of an interface (payload WgNodeStatusRequest). */
+    nodeStatus: (node: string) => `ep.v1.wg.node.${subjectToken(node)}.status`,
+    /** Peer-stats samples (WgStatsSample), plain publish. */
+    samples: (iface: string, node: string) => `ep.v1.wg.samples.${subjectToken(iface)}.${subjectToken(node)}`,
+  },
   /** Vendor adapters (stateless workers, queue group; no routing token: any worker serves any controller). */
   adapters: {
     vendors: "ep.v1.adapters.vendors.list",

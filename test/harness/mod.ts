@@ -14,6 +14,15 @@ export {
 export { dockerAvailable } from "./docker.ts";
 export { authDatabase, type ServiceDir, type ServiceProcess, spawnService, TEST_PEPPER } from "./mesh.ts";
 export { findNatsServer, type NatsServer, type StartNatsOptions, startNats } from "./nats.ts";
+export {
+  connectVeth,
+  createNetns,
+  type ExecResult,
+  hostRun,
+  type Netns,
+  requireRoot,
+  type Veth,
+} from "./netns.ts";
 export { freePort } from "./ports.ts";
 export { adminDatabaseUrl, createTestDatabase, type TestDatabase } from "./postgres.ts";
 export { type TmpDir, tmpDir } from "./tmp.ts";

@@ -6,6 +6,7 @@ import { auditRoutes } from "./auth-audit.ts";
 import { localRoutes } from "./mesh.ts";
 import type { RouteSpec } from "./route.ts";
 import { meRoute, setupCompleteRoute, setupStatusRoute } from "./setup.ts";
+import { wireguardRoutes } from "./wireguard.ts";
 
 export * from "./adapters.ts";
 export * from "./auth.ts";
@@ -13,6 +14,7 @@ export * from "./auth-audit.ts";
 export * from "./mesh.ts";
 export * from "./route.ts";
 export * from "./setup.ts";
+export * from "./wireguard.ts";
 
 /** Every route, gateway-local ones included. Order is the docs' order. */
 export const routes: readonly RouteSpec[] = Object.freeze([
@@ -23,4 +25,5 @@ export const routes: readonly RouteSpec[] = Object.freeze([
   ...adaptersRoutes,
   ...authRoutes,
   ...auditRoutes,
+  ...wireguardRoutes,
 ]);
