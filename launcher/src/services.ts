@@ -1,6 +1,6 @@
 // What the launcher runs of the repository, and the environment contract each service
 // receives. Pure functions: main.ts does the spawning.
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { LogLevel } from "./config.ts";
 import type { Secrets } from "./secrets.ts";
 
@@ -49,6 +49,14 @@ export function serviceEnv(name: ServiceName, base: NodeJS.ProcessEnv, ctx: Mesh
     env.EP_HTTP_HOST = HTTP_HOST;
   }
   if (name === "auth") env.EP_SETUP_TOKEN_FILE = setupTokenFile(ctx.dataDir);
+  if (name === "haproxy-agent") {
+    // A managed local haproxy (master-worker child, unprivileged ports in the document) for
+    // cluster `default`, files under <data>/haproxy/default; without haproxy installed the
+    // agent reports not_installed and keeps answering.
+    env.EP_HAPROXY_CLUSTER = "default";
+    env.EP_HAPROXY_DIR = join(resolve(ctx.dataDir), "haproxy", "default");
+    env.EP_HAPROXY_CONTROL = "auto";
+  }
   if (name === "wg-agent") {
     // wireguard-go when root with wireguard-go/ip/TUN, else render-only (logged, and shown
     // in GET /api/v1/wireguard/interfaces/{name}/status). Devices are named ep<interface>.

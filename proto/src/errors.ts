@@ -116,6 +116,10 @@ export const Errors = {
     503,
     "no sealing key is configured on this wg-agent (EP_SEALING_KEY): private keys cannot be stored or opened",
   ),
+  // --- haproxy clusters ---
+  HaproxyConfigInvalid: def("haproxy_config_invalid", 502, "haproxy -c rejected the configuration"),
+  HaproxyUnavailable: def("haproxy_unavailable", 503, "haproxy is not available on {node}", true),
+  HaproxyRevisionNotFound: def("haproxy_revision_not_found", 404, "revision {revision} is not kept"),
 } as const;
 export type ErrorName = keyof typeof Errors;
 

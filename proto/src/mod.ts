@@ -19,6 +19,7 @@ export * from "./schemas/audit.ts";
 export * from "./schemas/auth.ts";
 export * from "./schemas/common.ts";
 export * from "./schemas/events.ts";
+export * from "./schemas/haproxy/mod.ts";
 export * from "./schemas/mesh.ts";
 export * from "./schemas/setup.ts";
 export * from "./schemas/wireguard/mod.ts";

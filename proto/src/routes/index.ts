@@ -3,6 +3,7 @@
 import { adaptersRoutes } from "./adapters.ts";
 import { authRoutes } from "./auth.ts";
 import { auditRoutes } from "./auth-audit.ts";
+import { haproxyRoutes } from "./haproxy.ts";
 import { localRoutes } from "./mesh.ts";
 import type { RouteSpec } from "./route.ts";
 import { meRoute, setupCompleteRoute, setupStatusRoute } from "./setup.ts";
@@ -11,6 +12,7 @@ import { wireguardRoutes } from "./wireguard.ts";
 export * from "./adapters.ts";
 export * from "./auth.ts";
 export * from "./auth-audit.ts";
+export * from "./haproxy.ts";
 export * from "./mesh.ts";
 export * from "./route.ts";
 export * from "./setup.ts";
@@ -26,4 +28,5 @@ export const routes: readonly RouteSpec[] = Object.freeze([
   ...authRoutes,
   ...auditRoutes,
   ...wireguardRoutes,
+  ...haproxyRoutes,
 ]);

@@ -1,15 +1,651 @@
 /**
- * The haproxy-agent service definition. The mesh foundation registers it for discovery and
- * health; its domain endpoints are added by their own issues.
+ * The haproxy-agent: one per HAProxy node. It answers its cluster's domain requests
+ * (queue group per cluster: validate, commit with compare-and-set, snapshots, import,
+ * fan-out control) and its node's own requests, and converges the local haproxy to the
+ * cluster's latest revision (`node.ts`). It needs only NATS and the local haproxy.
  */
-import { BaseEnv, type RunServiceOptions, ServiceName } from "@edgeplane/proto";
+
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join, resolve } from "node:path";
+import {
+  buildAuditEvent,
+  type ControlResult,
+  call,
+  crossCheck,
+  EpError,
+  Errors,
+  type FieldIssue,
+  type HandlerContext,
+  HaproxySubjects,
+  haproxyCfgRoute,
+  haproxyControlStrategyRoute,
+  haproxyImportRoute,
+  haproxyNodeCfgRoute,
+  haproxyNodesRoute,
+  haproxyReloadRoute,
+  haproxySnapshotDiffRoute,
+  haproxySnapshotGetRoute,
+  haproxySnapshotRestoreRoute,
+  haproxySnapshotsRoute,
+  haproxySslCapabilitiesRoute,
+  haproxyStartRoute,
+  haproxyStateGetRoute,
+  haproxyStatePutRoute,
+  haproxyStateValidateRoute,
+  haproxyStopRoute,
+  kvToken,
+  type NodeResult,
+  type NodeStatus,
+  Perm,
+  publishAudit,
+  type RouteSpec,
+  type RunServiceOptions,
+  ServiceName,
+  StateDocument,
+  validationError,
+  withMeta,
+} from "@edgeplane/proto";
+import type { KvWatchEntry } from "@nats-io/kv";
+import { z } from "zod";
+import { validateDocument } from "./check.ts";
+import { HaproxyAgentEnv, nodeNameFrom } from "./config.ts";
+import { structuralDiff, unifiedDiff } from "./diff.ts";
+import { findExecutable, haproxyVersion, run } from "./haproxy.ts";
+import { importConfig } from "./import.ts";
+import { NodeAgent } from "./node.ts";
+import { render } from "./render.ts";
+import { ClusterStore, isOnline, type StoredState, staleError } from "./store.ts";
 
 export const VERSION = "0.1.0";
 
-export const service: RunServiceOptions<typeof BaseEnv> = {
+type NodeResultT = z.infer<typeof NodeResult>;
+
+/** Canonical JSON (sorted keys) for equality checks. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x) =>
+    x && typeof x === "object" && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : x,
+  );
+}
+const body = (doc: StateDocument) => canonical({ ...doc, meta: undefined });
+const advancedOf = (doc: StateDocument | undefined) => {
+  const a = doc?.advanced;
+  if (!a) return "null";
+  const empty =
+    a.global.length === 0 &&
+    a.sections.length === 0 &&
+    [a.defaults, a.frontends, a.backends, a.listens].every((r) => Object.keys(r).length === 0);
+  return empty ? "null" : canonical(a);
+};
+
+/** `If-Match: "12"`, `W/"12"` or `12` → 12. */
+export function parseIfMatch(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(v);
+  if (!m)
+    throw validationError([
+      { field: "if-match", message: 'expected a revision number, e.g. "12"', type: "invalid_format" },
+    ]);
+  return Number(m[1]);
+}
+
+export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
   name: ServiceName.HaproxyAgent,
   version: VERSION,
   description: "HAProxy node agent",
-  env: BaseEnv,
-  async setup() {},
+  env: HaproxyAgentEnv,
+  async setup(rt) {
+    const { config, svc, js, nc, log } = rt;
+    const cluster = config.EP_HAPROXY_CLUSTER;
+    const node = config.EP_HAPROXY_NODE ?? nodeNameFrom(config.EP_NODE_NAME || hostname());
+    const dir = config.EP_HAPROXY_DIR ?? resolve(config.EP_DATA_DIR, "haproxy", cluster);
+    const certDir = config.EP_HAPROXY_CERT_DIR ?? join(dir, "certs");
+    const masterSocket = config.EP_HAPROXY_MASTER_SOCKET ?? join(dir, "master.sock");
+    const bin = findExecutable(config.EP_HAPROXY_BIN);
+    const version = bin ? await haproxyVersion(bin) : null;
+    const detected = await detectStrategies(bin, masterSocket);
+    const strategy =
+      config.EP_HAPROXY_CONTROL === "auto" ? (bin ? "child" : "none") : config.EP_HAPROXY_CONTROL;
+    const store = await ClusterStore.open(nc, js, {
+      replicas: config.EP_STREAM_REPLICAS,
+      keep: config.EP_HAPROXY_SNAPSHOT_KEEP,
+      maxAgeDays: config.EP_HAPROXY_SNAPSHOT_MAX_AGE_DAYS,
+    });
+    const instance = config.EP_SERVICE_INSTANCE ?? `${hostname()}-${process.pid}`;
+    const agent = new NodeAgent({
+      cluster,
+      node,
+      instance,
+      dir,
+      bin: version ? bin : null,
+      version,
+      strategy,
+      masterSocket,
+      certDir,
+      portOffset: config.EP_HAPROXY_PORT_OFFSET,
+      noreuseport: config.EP_HAPROXY_NOREUSEPORT,
+      reloadTimeoutMs: config.EP_HAPROXY_RELOAD_TIMEOUT_MS,
+      heartbeatMs: config.EP_HAPROXY_HEARTBEAT_MS,
+      onExit: config.EP_HAPROXY_ON_EXIT,
+      store,
+      js,
+      log,
+    });
+    await agent.start();
+    rt.onStop(() => agent.close());
+    log.info(
+      { cluster, node, dir, haproxy: version ?? "not installed", strategy },
+      "haproxy node agent ready",
+    );
+
+    const queue = `haproxy-${cluster}`;
+    /** Cluster-scoped route: this cluster only, any agent of it (params are optional so the PatchPanel aliases match). */
+    const serve = <R extends RouteSpec>(
+      route: R,
+      // biome-ignore lint/suspicious/noExplicitAny: params are loosened for the aliases; the route's schemas type the rest
+      handler: (req: any, ctx: HandlerContext) => Promise<unknown>,
+    ) => {
+      const params = route.params ? (route.params as z.ZodObject).partial() : undefined;
+      svc.route({ ...route, params } as R, handler as never, { fixed: { cluster }, queue });
+    };
+    const audit = (
+      ctx: HandlerContext,
+      action: string,
+      result: "success" | "failure" | "denied",
+      summary: Record<string, unknown>,
+    ) =>
+      publishAudit(
+        js,
+        buildAuditEvent(
+          {
+            action,
+            category: "haproxy",
+            result,
+            target_type: "haproxy_cluster",
+            target_id: cluster,
+            summary,
+          },
+          ctx,
+        ),
+      );
+    const renderOpts = () => agent.renderOpts;
+
+    // ---- state
+
+    const withRevMeta = (revision: number, stored: StoredState | null): StateDocument => {
+      const doc = stored?.state ?? StateDocument.parse({});
+      return {
+        ...doc,
+        meta: {
+          revision,
+          ...(stored ? { committed_at: stored.committed_at, committed_by: stored.committed_by } : {}),
+          ...(stored?.comment ? { comment: stored.comment } : {}),
+        },
+      };
+    };
+
+    serve(haproxyStateGetRoute, async () => {
+      const cur = await store.current(cluster);
+      const rev = cur.stored ? cur.revision : 0;
+      return withMeta(withRevMeta(rev, cur.stored), { headers: { etag: `"${rev}"` } });
+    });
+
+    async function checkOrThrow(doc: StateDocument) {
+      const issues: FieldIssue[] = crossCheck(doc);
+      if (issues.length > 0) throw validationError(issues);
+      let v: Awaited<ReturnType<typeof validateDocument>>;
+      try {
+        v = await validateDocument(bin ?? "haproxy", doc, renderOpts());
+      } catch (err) {
+        throw validationError([
+          { field: "body", message: err instanceof Error ? err.message : String(err), type: "render" },
+        ]);
+      }
+      return v;
+    }
+
+    interface CommitOptions {
+      expected: number | undefined;
+      wait: boolean;
+      timeoutMs: number;
+      comment: string | null;
+      restoredFrom: number | null;
+      action: string;
+    }
+
+    /** validate → compare-and-set → snapshot → audit → wait for the nodes. */
+    async function commit(doc: StateDocument, ctx: HandlerContext, o: CommitOptions) {
+      const cur = await store.current(cluster);
+      const currentRev = cur.stored ? cur.revision : 0;
+      if (o.expected === undefined && cur.stored) {
+        throw Errors.PreconditionRequired.withMessage(
+          `this cluster has state: send the revision you read (If-Match or meta.revision; current is ${currentRev})`,
+          { current_revision: currentRev },
+        );
+      }
+      const expected = o.expected ?? 0;
+      if (expected !== currentRev) throw staleError(currentRev);
+      if (
+        advancedOf(doc) !== advancedOf(cur.stored?.state) &&
+        !ctx.principal?.permissions.includes(Perm.HaproxyRaw)
+      ) {
+        await audit(ctx, o.action, "denied", { reason: "advanced requires haproxy:raw" });
+        throw Errors.Forbidden.create({ required: Perm.HaproxyRaw }, { permission: Perm.HaproxyRaw });
+      }
+      const v = await checkOrThrow(doc);
+      if (!v.valid) {
+        await audit(ctx, o.action, "failure", {
+          reason: "haproxy_config_invalid",
+          expected_revision: expected,
+        });
+        throw Errors.HaproxyConfigInvalid.create({ output: v.output, hints: v.hints });
+      }
+      if (cur.stored && body(cur.stored.state) === body(doc)) {
+        return {
+          ok: true as const,
+          revision: currentRev,
+          previous_revision: currentRev,
+          unchanged: true,
+          hash: v.rendered.hash,
+          results: [],
+        };
+      }
+      const stored: StoredState = {
+        state: { ...doc, meta: undefined },
+        committed_at: new Date().toISOString(),
+        committed_by: ctx.principal?.username ?? null,
+        comment: o.comment,
+        restored_from: o.restoredFrom,
+        request_id: ctx.requestId ?? null,
+      };
+      delete (stored.state as { meta?: unknown }).meta;
+      // Watch node status from before the commit so no result is missed.
+      const watcher = o.wait ? await startResultWatch() : undefined;
+      let revision: number;
+      try {
+        revision = await store.commit(cluster, stored, expected);
+      } catch (err) {
+        watcher?.stop();
+        if (Errors.StaleRevision.is(err))
+          await audit(ctx, o.action, "failure", { reason: "stale_revision", expected_revision: expected });
+        throw err;
+      }
+      await store
+        .putSnapshot(cluster, revision, stored)
+        .catch((err) => log.error({ err, revision }, "snapshot not stored"));
+      await audit(ctx, o.action, "success", {
+        revision,
+        previous_revision: currentRev,
+        frontends: doc.frontends.length,
+        backends: doc.backends.length,
+        listens: doc.listens.length,
+        restored_from: o.restoredFrom,
+        comment: o.comment,
+      });
+      const results = watcher ? await watcher.wait(revision, o.timeoutMs) : [];
+      return {
+        ok: true as const,
+        revision,
+        previous_revision: currentRev,
+        unchanged: false,
+        hash: v.rendered.hash,
+        results,
+      };
+    }
+
+    async function startResultWatch() {
+      const seen = new Map<string, NodeStatus>();
+      let notify: (() => void) | undefined;
+      const w = await store.nodes.watch({ key: `${kvToken(cluster)}.*`, include: "updates" } as never);
+      void (async () => {
+        for await (const e of w as AsyncIterable<KvWatchEntry>) {
+          if (e.operation !== "PUT") continue;
+          try {
+            const s = JSON.parse(new TextDecoder().decode(e.value)) as NodeStatus;
+            seen.set(s.node, s);
+            notify?.();
+          } catch {}
+        }
+      })();
+      const initial = await store.listNodes(cluster);
+      for (const s of initial) if (!seen.has(s.node)) seen.set(s.node, s);
+      const expectedNodes = initial
+        .filter((s) => isOnline(s, config.EP_HAPROXY_HEARTBEAT_MS))
+        .map((s) => s.node);
+      const offline = initial.filter((s) => !expectedNodes.includes(s.node)).map((s) => s.node);
+      return {
+        stop: () => w.stop(),
+        async wait(revision: number, timeoutMs: number): Promise<NodeResultT[]> {
+          const outcome = (n: string): NodeResultT | undefined => {
+            const s = seen.get(n);
+            if (!s) return undefined;
+            if (s.revision >= revision && s.state !== "failed")
+              return { node: n, result: "applied", revision: s.revision, error: null };
+            if (s.failed_revision !== null && s.failed_revision >= revision)
+              return { node: n, result: "failed", revision: s.revision, error: s.last_error };
+            if (s.state === "not_installed")
+              return { node: n, result: "failed", revision: s.revision, error: s.last_error };
+            if (!s.online) return { node: n, result: "offline", revision: s.revision, error: null };
+            return undefined;
+          };
+          const deadline = Date.now() + timeoutMs;
+          try {
+            for (;;) {
+              if (expectedNodes.every((n) => outcome(n))) break;
+              const left = deadline - Date.now();
+              if (left <= 0) break;
+              await new Promise<void>((r) => {
+                const t = setTimeout(r, left);
+                notify = () => {
+                  clearTimeout(t);
+                  r();
+                };
+              });
+            }
+          } finally {
+            w.stop();
+          }
+          const res = expectedNodes.map(
+            (n) =>
+              outcome(n) ?? {
+                node: n,
+                result: "timeout" as const,
+                revision: seen.get(n)?.revision ?? null,
+                error: null,
+              },
+          );
+          for (const n of offline)
+            res.push({ node: n, result: "offline", revision: seen.get(n)?.revision ?? null, error: null });
+          return res.sort((a, b) => (a.node < b.node ? -1 : 1));
+        },
+      };
+    }
+
+    const waitMs = (q: { timeout_ms?: number | undefined }) =>
+      q.timeout_ms ?? config.EP_HAPROXY_APPLY_WAIT_MS;
+    const reply = (r: Awaited<ReturnType<typeof commit>>, wait: boolean) =>
+      withMeta(r, { status: wait || r.unchanged ? 200 : 202, headers: { etag: `"${r.revision}"` } });
+
+    serve(haproxyStatePutRoute, async (req, ctx) => {
+      const doc = req.body as StateDocument;
+      const expected = parseIfMatch(req.headers["if-match"]) ?? doc.meta?.revision;
+      const wait = req.query.wait !== "false";
+      const r = await commit(doc, ctx, {
+        expected,
+        wait,
+        timeoutMs: waitMs(req.query),
+        comment: doc.meta?.comment ?? null,
+        restoredFrom: null,
+        action: "state.put",
+      });
+      return reply(r, wait);
+    });
+
+    serve(haproxyStateValidateRoute, async (req) => {
+      const doc = req.body as StateDocument;
+      const v = await checkOrThrow(doc);
+      const shown = render(doc, renderOpts());
+      return { valid: v.valid, cfg: shown.cfg, hash: shown.hash, output: v.output, hints: v.hints, node };
+    });
+
+    // ---- nodes
+
+    serve(haproxyNodesRoute, async () => {
+      const items = await store.listNodes(cluster);
+      return { items: items.map((s) => ({ ...s, online: isOnline(s, config.EP_HAPROXY_HEARTBEAT_MS) })) };
+    });
+
+    // ---- snapshots
+
+    const summary = (s: StoredState & { revision: number }) => ({
+      revision: s.revision,
+      committed_at: s.committed_at,
+      committed_by: s.committed_by,
+      comment: s.comment,
+      restored_from: s.restored_from,
+      frontends: s.state.frontends?.length ?? 0,
+      backends: s.state.backends?.length ?? 0,
+      servers: [...(s.state.backends ?? []), ...(s.state.listens ?? [])].reduce(
+        (n, b) => n + (b.servers?.length ?? 0),
+        0,
+      ),
+    });
+    async function snapshotOf(revision: number) {
+      const s = await store.getSnapshot(cluster, revision);
+      if (!s) throw Errors.HaproxyRevisionNotFound.create({ revision }, { revision });
+      return s;
+    }
+    /** A cluster committed before its snapshot could be stored (agent died in between) gets it now. */
+    async function repairSnapshot() {
+      const cur = await store.current(cluster);
+      if (cur.stored && (await store.latestSnapshotRevision(cluster)) < cur.revision)
+        await store.putSnapshot(cluster, cur.revision, cur.stored);
+    }
+
+    serve(haproxySnapshotsRoute, async () => {
+      await repairSnapshot().catch(() => undefined);
+      const all = await store.listSnapshots(cluster);
+      return { items: all.reverse().map(summary) };
+    });
+    serve(haproxySnapshotGetRoute, async (req) => {
+      const s = await snapshotOf(req.params.revision);
+      return { ...summary(s), state: s.state };
+    });
+    serve(haproxySnapshotDiffRoute, async (req) => {
+      const a = req.params.a === 0 ? null : await snapshotOf(req.params.a);
+      const b = await snapshotOf(req.params.b);
+      const da = a?.state ?? StateDocument.parse({});
+      const opts = renderOpts();
+      return {
+        from: req.params.a,
+        to: req.params.b,
+        changes: structuralDiff(da, b.state),
+        unified: unifiedDiff(
+          `haproxy.cfg@${req.params.a}`,
+          render(da, opts).cfg,
+          `haproxy.cfg@${req.params.b}`,
+          render(b.state, opts).cfg,
+        ),
+      };
+    });
+    serve(haproxySnapshotRestoreRoute, async (req, ctx) => {
+      const s = await snapshotOf(req.params.revision);
+      const expected = req.body?.revision ?? (await store.current(cluster)).revision;
+      const r = await commit(s.state, ctx, {
+        expected,
+        wait: true,
+        timeoutMs: config.EP_HAPROXY_APPLY_WAIT_MS,
+        comment: req.body?.comment ?? `restore of revision ${req.params.revision}`,
+        restoredFrom: req.params.revision,
+        action: "state.restore",
+      });
+      return reply(r, true);
+    });
+
+    // ---- cfg
+
+    const cfgOf = async (source: "disk" | "state") => {
+      if (source === "state") {
+        const cur = await store.current(cluster);
+        return render(cur.stored?.state ?? StateDocument.parse({}), renderOpts()).cfg;
+      }
+      try {
+        return await readFile(agent.cfgPath, "utf8");
+      } catch {
+        throw Errors.NotFound.withMessage(`node ${node} has no haproxy.cfg yet`);
+      }
+    };
+    serve(haproxyCfgRoute, async (req) =>
+      withMeta(await cfgOf(req.query.source), { headers: { "x-ep-node": node } }),
+    );
+    svc.route(
+      { ...haproxyNodeCfgRoute },
+      async (req) => withMeta(await cfgOf(req.query.source), { headers: { "x-ep-node": node } }),
+      { fixed: { cluster, node } },
+    );
+
+    // ---- control: node endpoints, and cluster routes fanning out to every online node
+
+    type Verb = "reload" | "start" | "stop";
+    const procResult = async (ok: boolean, message: string) => {
+      const p = await agent.proc.showProc(200);
+      return { node, ok, message, master_pid: p?.masterPid ?? null, worker_pids: p?.workers ?? [] };
+    };
+    const doLocal = async (verb: Verb) => {
+      try {
+        if (verb === "reload") {
+          const p = await agent.reload();
+          return procResult(true, `reloaded (reload #${p.reloads}, workers ${p.workers.join(",")})`);
+        }
+        if (verb === "start") {
+          const p = await agent.startHaproxy();
+          return procResult(true, `running (master ${p.masterPid})`);
+        }
+        await agent.stopHaproxy();
+        return procResult(true, "stopped");
+      } catch (err) {
+        return procResult(false, err instanceof Error ? err.message : String(err));
+      }
+    };
+    for (const verb of ["reload", "start", "stop"] as const) {
+      svc.endpoint(
+        `node_control_${verb}`,
+        { subject: HaproxySubjects.node(cluster, node, `control.${verb}`) },
+        z.object({}).passthrough(),
+        () => doLocal(verb),
+      );
+    }
+    const fanOut = async (verb: Verb, ctx: HandlerContext) => {
+      const nodes = (await store.listNodes(cluster)).filter((s) =>
+        isOnline(s, config.EP_HAPROXY_HEARTBEAT_MS),
+      );
+      const results = await Promise.all(
+        nodes.map((s) =>
+          call<z.infer<typeof ControlResult>>(
+            nc,
+            HaproxySubjects.node(cluster, s.node, `control.${verb}`),
+            {},
+            {
+              timeoutMs: config.EP_HAPROXY_RELOAD_TIMEOUT_MS + 5000,
+              principal: ctx.principal,
+              requestId: ctx.requestId,
+            },
+          ).catch((err: unknown) => ({
+            node: s.node,
+            ok: false,
+            message: err instanceof EpError ? err.message : String(err),
+            master_pid: null,
+            worker_pids: [],
+          })),
+        ),
+      );
+      const ok = results.length > 0 && results.every((r) => r.ok);
+      await audit(ctx, `haproxy.${verb}`, ok ? "success" : "failure", {
+        nodes: results.map((r) => ({ node: r.node, ok: r.ok })),
+      });
+      if (results.length === 0)
+        throw Errors.HaproxyUnavailable.create(undefined, { node: `any node of ${cluster}` });
+      return { ok, results };
+    };
+    serve(haproxyReloadRoute, (_req, ctx) => fanOut("reload", ctx));
+    serve(haproxyStartRoute, (_req, ctx) => fanOut("start", ctx));
+    serve(haproxyStopRoute, (_req, ctx) => fanOut("stop", ctx));
+
+    serve(haproxyControlStrategyRoute, async () => ({
+      node,
+      strategy,
+      configured: config.EP_HAPROXY_CONTROL,
+      detected: await detectStrategies(bin, masterSocket),
+      haproxy_bin: bin ?? config.EP_HAPROXY_BIN,
+      installed: version !== null,
+      version,
+      running: (await agent.proc.showProc(200)) !== null,
+      master_socket: masterSocket,
+      config_file: agent.cfgPath,
+    }));
+    void detected;
+
+    let sslCaps: Promise<unknown> | undefined;
+    serve(haproxySslCapabilitiesRoute, async () => {
+      sslCaps ??= sslCapabilities(bin, version, node);
+      return sslCaps;
+    });
+
+    // ---- import
+
+    serve(haproxyImportRoute, async (req, ctx) => {
+      const imported = importConfig(req.body as string);
+      if (imported.issues.length > 0) throw validationError(imported.issues);
+      let committed = null;
+      if (req.query.commit === "true") {
+        if (!ctx.principal?.permissions.includes(Perm.HaproxyStateWrite))
+          throw Errors.Forbidden.create(
+            { required: Perm.HaproxyStateWrite },
+            { permission: Perm.HaproxyStateWrite },
+          );
+        committed = await commit(imported.state, ctx, {
+          expected: parseIfMatch(req.headers["if-match"]) ?? (await store.current(cluster)).revision,
+          wait: true,
+          timeoutMs: config.EP_HAPROXY_APPLY_WAIT_MS,
+          comment: "import",
+          restoredFrom: null,
+          action: "state.import",
+        });
+      }
+      return { state: imported.state, raw_lines: imported.rawLines, dropped: imported.dropped, committed };
+    });
+  },
 };
+
+async function detectStrategies(bin: string | null, masterSocket: string) {
+  const out: Array<"child" | "systemd" | "s6" | "pid" | "none"> = [];
+  if (bin) out.push("child");
+  if (existsSync("/run/systemd/system") && findExecutable("systemctl")) out.push("systemd");
+  if (findExecutable("s6-svc")) out.push("s6");
+  if (existsSync(masterSocket)) out.push("pid");
+  out.push("none");
+  return out;
+}
+
+async function sslCapabilities(bin: string | null, version: string | null, node: string) {
+  const vv = bin ? (await run(bin, ["-vv"])).out : "";
+  const protocols = /OpenSSL library supports : (.*)/.exec(vv)?.[1]?.trim().split(/\s+/) ?? [];
+  const openssl = /Running on OpenSSL version : (.*)/.exec(vv)?.[1]?.trim() ?? null;
+  const ossl = findExecutable("openssl");
+  const list = async (args: string[], split: RegExp) =>
+    ossl
+      ? (await run(ossl, args)).out
+          .trim()
+          .split(split)
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0 && !/error|invalid/i.test(s))
+      : [];
+  const all = await list(["ciphers", "-s", "-tls1_2", "ALL:COMPLEMENTOFALL"], /:/);
+  const suites = await list(["ciphers", "-s", "-tls1_3"], /:/);
+  const curves = (await list(["ecparam", "-list_curves"], /\n/))
+    .map((l) => l.split(":")[0]?.trim() ?? "")
+    .filter(Boolean);
+  const sigalgs = (await list(["list", "-signature-algorithms"], /\n/)).map((l) =>
+    l.replace(/@.*$/, "").trim(),
+  );
+  return {
+    node,
+    haproxy_version: version,
+    openssl,
+    protocols,
+    ciphers: all.filter((c) => !c.startsWith("TLS_")),
+    ciphersuites: suites.filter((c) => c.startsWith("TLS_")),
+    curves: [
+      "X25519",
+      "X448",
+      ...curves.filter((c) => /^(prime256v1|secp384r1|secp521r1)$/.test(c)),
+      "P-256",
+      "P-384",
+      "P-521",
+    ].filter((c, i, a) => a.indexOf(c) === i),
+    sigalgs: [...new Set(sigalgs)],
+  };
+}

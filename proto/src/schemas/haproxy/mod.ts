@@ -1,0 +1,5 @@
+/** HAProxy clusters: the state document, its API schemas and the names of its stores. */
+export * from "./api.ts";
+export * from "./primitives.ts";
+export * from "./state.ts";
+export * from "./stores.ts";

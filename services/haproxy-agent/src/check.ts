@@ -1,0 +1,118 @@
+/**
+ * `haproxy -c` on a rendered configuration, and haproxy's messages mapped back to the
+ * document: every `[file:line]` names a line the renderer attributed to an entity; proxy
+ * and server names in messages without a line are matched by name.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Hint, StateDocument } from "@edgeplane/proto";
+import { type Entity, type Rendered, type RenderOptions, render } from "./render.ts";
+
+export interface CheckResult {
+  valid: boolean;
+  output: string;
+  hints: Hint[];
+  /** Wall time of `haproxy -c` alone, in ms. */
+  checkMs: number;
+}
+
+/** Run `haproxy -c -f <cfg>`; never throws for a rejected configuration. */
+export function haproxyCheck(
+  bin: string,
+  cfgPath: string,
+): Promise<{ ok: boolean; output: string; ms: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    execFile(
+      bin,
+      ["-c", "-f", cfgPath],
+      {
+        timeout: 120_000,
+        maxBuffer: 16 * 1024 * 1024,
+        env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin" },
+      },
+      (err, stdout, stderr) => {
+        const output = `${stderr}${stdout}`.trim();
+        const ms = performance.now() - t0;
+        if (err && (err as NodeJS.ErrnoException).code === "ENOENT") {
+          resolve({ ok: false, output: `haproxy executable not found: ${bin}`, ms });
+        } else resolve({ ok: !err, output, ms });
+      },
+    );
+  });
+}
+
+/** Agent-caused noise, not the document's fault: kept in `output`, left out of hints. */
+const NOISE = [
+  /Can't open global server state file/,
+  /Configuration file is valid/,
+  /haproxy version is/,
+  /path to executable is/,
+];
+
+const LINE_RE = /^\[(ALERT|WARNING|NOTICE)\]\s+\(\d+\)\s*:\s*(.*)$/;
+
+export function parseHints(output: string, cfgPath: string, entities: Array<Entity | undefined>): Hint[] {
+  const hints: Hint[] = [];
+  const byName = new Map<string, Entity>();
+  for (const e of entities) if (e && !byName.has(`${e.kind}:${e.name}`)) byName.set(`${e.kind}:${e.name}`, e);
+  for (const raw of output.split("\n")) {
+    const m = LINE_RE.exec(raw.trim());
+    if (!m) continue;
+    const severity = m[1] as Hint["severity"];
+    let message = (m[2] ?? "").replace(/^config\s*:\s*/, "");
+    if (NOISE.some((re) => re.test(message))) continue;
+    let line: number | null = null;
+    const loc = /(?:parsing )?\[([^\]]+):(\d+)\]\s*:?\s*/.exec(message);
+    if (loc && (loc[1] === cfgPath || loc[1]?.endsWith("haproxy.cfg") || loc[1]?.endsWith(".cfg"))) {
+      line = Number(loc[2]);
+      message = message.replace(loc[0], "").trim();
+    }
+    let entity: Entity | undefined = line !== null ? entities[line - 1] : undefined;
+    if (!entity) {
+      const srv = /server '?([A-Za-z0-9_.:-]+)\/([A-Za-z0-9_.:-]+)'?/.exec(message);
+      const px = /(?:backend|frontend|proxy|listen|Proxy)\s+'([A-Za-z0-9_.:-]+)'/.exec(message);
+      if (srv) entity = byName.get(`server:${srv[1]}/${srv[2]}`);
+      if (!entity && px) {
+        entity =
+          byName.get(`backend:${px[1]}`) ?? byName.get(`frontend:${px[1]}`) ?? byName.get(`listen:${px[1]}`);
+      }
+    }
+    if (severity === "NOTICE") continue;
+    hints.push({
+      severity,
+      line,
+      message,
+      entity: entity ? { kind: entity.kind, name: entity.name } : null,
+      field: entity?.field ?? null,
+      ref: null,
+    });
+  }
+  return hints;
+}
+
+/** Render into a fresh temp dir (maps included) and run `haproxy -c` there. */
+export async function validateDocument(
+  bin: string,
+  doc: StateDocument,
+  opts: RenderOptions,
+  tmpRoot = tmpdir(),
+): Promise<CheckResult & { rendered: Rendered }> {
+  const dir = await mkdtemp(join(tmpRoot, "ep-hacheck-"));
+  try {
+    const rendered = render(doc, { ...opts, mapDir: join(dir, "maps") });
+    if (rendered.maps.length > 0) {
+      await import("node:fs/promises").then((fs) => fs.mkdir(join(dir, "maps")));
+      await Promise.all(rendered.maps.map((m) => writeFile(m.path, m.content)));
+    }
+    const cfgPath = join(dir, "haproxy.cfg");
+    await writeFile(cfgPath, rendered.cfg);
+    const r = await haproxyCheck(bin, cfgPath);
+    const hints = parseHints(r.output, cfgPath, rendered.entities);
+    return { valid: r.ok, output: r.output.replaceAll(dir, "<candidate>"), hints, checkMs: r.ms, rendered };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

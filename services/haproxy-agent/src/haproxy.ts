@@ -1,0 +1,282 @@
+/**
+ * The local haproxy: its master CLI and admin socket, `show proc` parsing, and a managed
+ * master-worker child (`haproxy -W -S <master.sock> -f <cfg> -p <pid>`, no `-D`, output to
+ * `haproxy.log`). A reload is only reported successful once `show proc` confirms it: the
+ * master's reload counter rose, `failed` is 0 and a new worker PID appeared (HAProxy 2.6
+ * answers `reload` with nothing).
+ */
+import { execFile, spawn } from "node:child_process";
+import { accessSync, closeSync, constants, openSync } from "node:fs";
+import { open, readFile, stat } from "node:fs/promises";
+import { createConnection } from "node:net";
+import { delimiter, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface ProcInfo {
+  masterPid: number;
+  reloads: number;
+  failed: number;
+  workers: number[];
+  oldWorkers: number[];
+  version: string | null;
+}
+
+/** Parse `show proc` of the master CLI by its header line (layout changed in 2.5). */
+export function parseShowProc(text: string): ProcInfo | null {
+  const lines = text.split("\n");
+  const header = lines.findIndex((l) => l.startsWith("#<PID>"));
+  if (header < 0) return null;
+  let section: "master" | "workers" | "old" | "other" = "master";
+  const out: ProcInfo = { masterPid: 0, reloads: 0, failed: 0, workers: [], oldWorkers: [], version: null };
+  for (const l of lines.slice(header + 1)) {
+    if (l.startsWith("# workers")) section = "workers";
+    else if (l.startsWith("# old workers")) section = "old";
+    else if (l.startsWith("#")) section = "other";
+    else {
+      const m = /^(\d+)\s+(master|worker)\s+(\d+)(?:\s+\[failed:\s*(\d+)\])?\s+\S+\s+(\S+)?/.exec(l.trim());
+      if (!m) continue;
+      const pid = Number(m[1]);
+      if (m[2] === "master") {
+        out.masterPid = pid;
+        out.reloads = Number(m[3]);
+        out.failed = Number(m[4] ?? 0);
+        out.version = m[5] ?? null;
+      } else if (section === "workers") out.workers.push(pid);
+      else if (section === "old") out.oldWorkers.push(pid);
+    }
+  }
+  return out.masterPid > 0 ? out : null;
+}
+
+/** One command on a UNIX stats/master socket; retries connects while the master re-execs. */
+export async function socketCommand(
+  path: string,
+  cmd: string,
+  opts: { retryMs?: number; timeoutMs?: number } = {},
+): Promise<string> {
+  const deadline = Date.now() + (opts.retryMs ?? 2000);
+  for (;;) {
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        const s = createConnection({ path });
+        let out = "";
+        const timer = setTimeout(() => {
+          s.destroy();
+          reject(new Error(`no answer from ${path} to '${cmd}'`));
+        }, opts.timeoutMs ?? 30_000);
+        // Half-close after the command: haproxy answers, then closes (like `socat stdio`).
+        s.on("connect", () => s.end(`${cmd}\n`));
+        s.on("data", (b) => {
+          out += b.toString();
+        });
+        s.on("error", (e) => {
+          clearTimeout(timer);
+          reject(e);
+        });
+        s.on("close", () => {
+          clearTimeout(timer);
+          resolve(out);
+        });
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code === "ENOENT" || code === "ECONNREFUSED" || code === "ECONNRESET") && Date.now() < deadline) {
+        await sleep(20);
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+/** Absolute path of an executable: as given if it contains '/', else PATH plus sbin dirs. */
+export function findExecutable(bin: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  const candidates = bin.includes("/")
+    ? [bin]
+    : [...(env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin", "/sbin"]
+        .filter(Boolean)
+        .map((d) => join(d, bin));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {}
+  }
+  return null;
+}
+
+export function run(bin: string, args: string[], timeoutMs = 10_000): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(bin, args, { timeout: timeoutMs, maxBuffer: 8 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err
+        ? typeof (err as { code?: unknown }).code === "number"
+          ? (err as { code: number }).code
+          : 127
+        : 0;
+      resolve({ code, out: `${stdout}${stderr}` });
+    });
+  });
+}
+
+/** `haproxy -v` → "2.6.12-1+deb12u4", or null when it cannot run. */
+export async function haproxyVersion(bin: string): Promise<string | null> {
+  const r = await run(bin, ["-v"]);
+  return r.code === 0 ? (/version (\S+)/.exec(r.out)?.[1] ?? null) : null;
+}
+
+export interface HaproxyPaths {
+  bin: string;
+  cfg: string;
+  masterSocket: string;
+  pidFile: string;
+  logFile: string;
+  adminSocket: string;
+  stateFile: string;
+}
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The master-worker haproxy of this node, driven through its master CLI. */
+export class HaproxyProcess {
+  readonly paths: HaproxyPaths;
+  constructor(paths: HaproxyPaths) {
+    this.paths = paths;
+  }
+
+  /** `show proc`, or null when no master answers. */
+  async showProc(retryMs = 300): Promise<ProcInfo | null> {
+    try {
+      return parseShowProc(
+        await socketCommand(this.paths.masterSocket, "show proc", { retryMs, timeoutMs: 5000 }),
+      );
+    } catch {
+      return null;
+    }
+  }
+
+  async admin(cmd: string): Promise<string> {
+    return socketCommand(this.paths.adminSocket, cmd, { retryMs: 1000, timeoutMs: 30_000 });
+  }
+
+  /** Size of haproxy.log now (to read what a reload printed). */
+  async logOffset(): Promise<number> {
+    return stat(this.paths.logFile).then(
+      (s) => s.size,
+      () => 0,
+    );
+  }
+  async logSince(offset: number): Promise<string> {
+    try {
+      const fh = await open(this.paths.logFile, "r");
+      try {
+        const size = (await fh.stat()).size;
+        const len = Math.min(Math.max(0, size - offset), 64 * 1024);
+        const buf = Buffer.alloc(len);
+        await fh.read(buf, 0, len, Math.max(offset, size - len));
+        return buf.toString();
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      return "";
+    }
+  }
+
+  /**
+   * Start the master as a detached child (its own process group, output to haproxy.log)
+   * and wait until a worker runs. A detached master survives an agent crash; the next
+   * agent adopts it through the master socket.
+   */
+  async start(timeoutMs: number): Promise<ProcInfo> {
+    const existing = await readPid(this.paths.pidFile);
+    if (existing && isAlive(existing)) {
+      // A master is alive but its socket was briefly away (re-exec): never start a second one.
+      const p = await this.showProc(2000);
+      if (p) return p;
+    }
+    const offset = await this.logOffset();
+    const fd = openSync(this.paths.logFile, "a");
+    let exited: number | null = null;
+    try {
+      const child = spawn(
+        this.paths.bin,
+        ["-W", "-S", `${this.paths.masterSocket},mode,600`, "-f", this.paths.cfg, "-p", this.paths.pidFile],
+        {
+          detached: true,
+          stdio: ["ignore", fd, fd],
+          env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin" },
+        },
+      );
+      child.once("exit", (code) => {
+        exited = code ?? -1;
+      });
+      child.unref();
+    } finally {
+      closeSync(fd);
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (exited !== null)
+        throw new Error(`haproxy exited with ${exited}: ${alerts(await this.logSince(offset))}`);
+      const p = await this.showProc(0);
+      if (p && p.workers.length > 0) return p;
+      await sleep(20);
+    }
+    throw new Error(`haproxy did not start within ${timeoutMs} ms: ${alerts(await this.logSince(offset))}`);
+  }
+
+  /** Reload through the master CLI and confirm with `show proc`. */
+  async reload(timeoutMs: number): Promise<ProcInfo> {
+    const before = await this.showProc(1000);
+    if (!before) throw new Error("haproxy is not running (no answer on the master socket)");
+    const offset = await this.logOffset();
+    await socketCommand(this.paths.masterSocket, "reload", { retryMs: 1000, timeoutMs: 5000 });
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      await sleep(10);
+      const p = await this.showProc(200);
+      if (!p) continue; // re-exec in progress
+      if (p.reloads > before.reloads) {
+        if (p.failed > 0)
+          throw new Error(
+            `reload failed: ${alerts(await this.logSince(offset)) || "haproxy reported [failed]"}`,
+          );
+        if (p.workers.some((w) => !before.workers.includes(w))) return p;
+      }
+    }
+    throw new Error(`reload not confirmed within ${timeoutMs} ms`);
+  }
+
+  /** Stop the master (SIGTERM to it: workers finish, then exit) and wait for it to go. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    const p = await this.showProc(0);
+    const pid = p?.masterPid ?? (await readPid(this.paths.pidFile));
+    if (!pid || !isAlive(pid)) return;
+    process.kill(pid, "SIGTERM");
+    const deadline = Date.now() + timeoutMs;
+    while (isAlive(pid) && Date.now() < deadline) await sleep(20);
+    if (isAlive(pid)) process.kill(pid, "SIGKILL");
+  }
+}
+
+async function readPid(file: string): Promise<number | null> {
+  const t = await readFile(file, "utf8").catch(() => "");
+  const n = Number.parseInt(t.trim().split("\n")[0] ?? "", 10);
+  return Number.isFinite(n) && n > 0 ? n : null;
+}
+
+/** The ALERT lines of haproxy output, joined (or the last lines when there are none). */
+export function alerts(out: string): string {
+  const a = out
+    .split("\n")
+    .filter((l) => l.includes("[ALERT]"))
+    .map((l) => l.replace(/^\[ALERT\]\s+\(\d+\)\s*:\s*/, "").trim());
+  return (a.length > 0 ? a : out.trim().split("\n").slice(-3)).join("; ").slice(0, 2000);
+}

@@ -1,0 +1,417 @@
+/**
+ * One node's convergence: watch the cluster key, and for every new revision render →
+ * `haproxy -c` → write atomically (temp + fsync + rename, previous file kept) → dump
+ * `show servers state` → reload through the master CLI → confirm with `show proc` →
+ * publish `applied`/`failed` and the node status. On failure the previous file is
+ * restored and the old worker keeps serving: never a half-applied state. Applies are
+ * serialised and coalesced (only the newest desired revision is applied).
+ */
+import { copyFile, mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { HaproxySubjects, type Logger, type NodeStatus, StateDocument } from "@edgeplane/proto";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { KvWatchEntry } from "@nats-io/kv";
+import { haproxyCheck } from "./check.ts";
+import { alerts, HaproxyProcess, type ProcInfo } from "./haproxy.ts";
+import { type Rendered, type RenderOptions, render, runtimePaths } from "./render.ts";
+import { type ClusterStore, decodeStored, type StoredState } from "./store.ts";
+
+export interface NodeAgentOptions {
+  cluster: string;
+  node: string;
+  instance: string;
+  dir: string;
+  bin: string | null;
+  version: string | null;
+  strategy: NodeStatus["control_strategy"];
+  masterSocket: string;
+  certDir: string;
+  portOffset: number;
+  noreuseport: boolean;
+  reloadTimeoutMs: number;
+  heartbeatMs: number;
+  onExit: "stop" | "keep";
+  store: ClusterStore;
+  js: JetStreamClient;
+  log: Logger;
+}
+
+interface Marker {
+  revision: number;
+  hash: string;
+  stopped: boolean;
+}
+
+async function writeAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, "w", 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r").catch(() => null);
+  if (!fh) return;
+  await fh.sync().catch(() => undefined);
+  await fh.close();
+}
+
+const EMPTY: StoredState = {
+  state: StateDocument.parse({}),
+  committed_at: new Date(0).toISOString(),
+  committed_by: null,
+  comment: null,
+  restored_from: null,
+  request_id: null,
+};
+
+export class NodeAgent {
+  readonly o: NodeAgentOptions;
+  readonly proc: HaproxyProcess;
+  readonly cfgPath: string;
+  readonly renderOpts: RenderOptions;
+  desired: { revision: number; stored: StoredState | null } = { revision: 0, stored: null };
+  status: NodeStatus;
+  private marker: Marker = { revision: 0, hash: "", stopped: false };
+  private running = false;
+  private dirty = false;
+  private closed = false;
+  private busy: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private watchStop: (() => void) | undefined;
+
+  constructor(o: NodeAgentOptions) {
+    this.o = o;
+    this.cfgPath = join(o.dir, "haproxy.cfg");
+    const rt = runtimePaths(o.dir);
+    this.renderOpts = {
+      runDir: o.dir,
+      mapDir: join(o.dir, "maps"),
+      certDir: o.certDir,
+      portOffset: o.portOffset,
+      noreuseport: o.noreuseport,
+    };
+    this.proc = new HaproxyProcess({
+      bin: o.bin ?? "haproxy",
+      cfg: this.cfgPath,
+      masterSocket: o.masterSocket,
+      pidFile: join(o.dir, "haproxy.pid"),
+      logFile: join(o.dir, "haproxy.log"),
+      adminSocket: rt.adminSocket,
+      stateFile: rt.stateFile,
+    });
+    const now = new Date().toISOString();
+    this.status = {
+      cluster: o.cluster,
+      node: o.node,
+      online: true,
+      state: o.bin && o.version ? "starting" : "not_installed",
+      revision: 0,
+      desired_revision: 0,
+      failed_revision: null,
+      haproxy_version: o.version,
+      master_pid: null,
+      worker_pids: [],
+      reloads: 0,
+      last_reload_at: null,
+      last_error: o.bin && o.version ? null : `haproxy is not installed (looked for ${o.bin ?? "haproxy"})`,
+      control_strategy: o.strategy,
+      agent: o.instance,
+      updated_at: now,
+      seen_at: now,
+    };
+  }
+
+  get installed(): boolean {
+    return this.o.bin !== null && this.o.version !== null;
+  }
+
+  render(stored: StoredState): Rendered {
+    return render(stored.state, this.renderOpts);
+  }
+
+  async start(): Promise<void> {
+    await mkdir(join(this.o.dir, "maps"), { recursive: true, mode: 0o750 });
+    const m = await readFile(join(this.o.dir, "applied.json"), "utf8").catch(() => "");
+    if (m) this.marker = { ...this.marker, ...(JSON.parse(m) as Partial<Marker>) };
+    if (this.installed) {
+      const p = await this.proc.showProc(0);
+      if (p) {
+        // A master from an earlier life of this agent: adopt it.
+        this.running = true;
+        this.noteProc(p);
+        this.status.revision = this.marker.revision;
+        this.o.log.info({ master: p.masterPid, revision: this.marker.revision }, "adopted running haproxy");
+      }
+    } else {
+      this.o.log.error(
+        { bin: this.o.bin },
+        "haproxy is not installed: this node reports not_installed and applies nothing",
+      );
+    }
+    await this.publishStatus();
+    const w = await this.o.store.state.watch({ key: this.o.cluster });
+    this.watchStop = () => w.stop();
+    void (async () => {
+      for await (const e of w as AsyncIterable<KvWatchEntry>) {
+        if (e.operation !== "PUT" || e.value.length === 0) continue;
+        if (e.revision <= this.desired.revision) continue;
+        try {
+          this.desired = { revision: e.revision, stored: decodeStored(e.value) };
+        } catch (err) {
+          this.o.log.error({ err, revision: e.revision }, "stored state does not parse");
+          continue;
+        }
+        this.status.desired_revision = e.revision;
+        this.kick();
+      }
+    })();
+    void this.kick();
+    this.timer = setInterval(() => void this.heartbeat(), this.o.heartbeatMs);
+    this.timer.unref();
+  }
+
+  /** Schedule a convergence pass (coalesced). */
+  kick(): Promise<void> {
+    this.dirty = true;
+    this.busy = this.busy.then(async () => {
+      while (this.dirty && !this.closed) {
+        this.dirty = false;
+        await this.converge().catch((err) => this.o.log.error({ err }, "convergence failed"));
+      }
+    });
+    return this.busy;
+  }
+
+  /** Run `fn` between convergence passes (control actions). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.busy.then(fn);
+    this.busy = r.then(
+      () => undefined,
+      () => undefined,
+    );
+    return r;
+  }
+
+  private async converge(): Promise<void> {
+    const { revision } = this.desired;
+    // Before the first commit the node runs an empty document (revision 0): haproxy is
+    // managed (master socket, reloads) from the start.
+    const stored = this.desired.stored ?? EMPTY;
+    if (!this.installed) {
+      await this.publishStatus();
+      return;
+    }
+    if (this.marker.stopped) {
+      this.status.state = "stopped";
+      await this.publishStatus();
+      return;
+    }
+    if (revision === this.status.revision && this.running && this.status.state === "applied") return;
+    if (revision === this.status.failed_revision && this.running) return;
+    const t0 = performance.now();
+    const rendered = this.render(stored);
+    if (this.running && rendered.hash === this.marker.hash) {
+      // Same file as what runs: nothing to reload.
+      await this.succeed(revision, rendered.hash, t0, false);
+      return;
+    }
+    this.status.state = "applying";
+    try {
+      await this.applyFile(rendered);
+    } catch (err) {
+      await this.fail(revision, err, t0);
+      return;
+    }
+    await this.succeed(revision, rendered.hash, t0, true);
+  }
+
+  /** Write, check, swap and reload (or start); restores the previous file on failure. */
+  private async applyFile(r: Rendered): Promise<void> {
+    for (const m of r.maps) {
+      const exists = await readFile(m.path, "utf8").then(
+        (c) => c === m.content,
+        () => false,
+      );
+      if (!exists) await writeAtomic(m.path, m.content);
+    }
+    const next = `${this.cfgPath}.next`;
+    await writeAtomic(next, r.cfg);
+    const chk = await haproxyCheck(this.o.bin as string, next);
+    if (!chk.ok) {
+      await rm(next, { force: true });
+      throw new Error(`haproxy -c failed: ${alerts(chk.output)}`);
+    }
+    const prev = `${this.cfgPath}.prev`;
+    const hadPrev = await copyFile(this.cfgPath, prev).then(
+      () => true,
+      () => false,
+    );
+    await rename(next, this.cfgPath);
+    await syncDir(this.o.dir);
+    try {
+      if (await this.proc.showProc(1000)) {
+        await this.dumpServerState();
+        this.noteProc(await this.proc.reload(this.o.reloadTimeoutMs));
+      } else {
+        this.noteProc(await this.proc.start(this.o.reloadTimeoutMs));
+        this.running = true;
+      }
+    } catch (err) {
+      if (hadPrev) {
+        await copyFile(prev, this.cfgPath).catch(() => undefined);
+        await syncDir(this.o.dir);
+        if (!(await this.proc.showProc(500))) {
+          // Nothing serves: bring the previous configuration back up.
+          await this.proc.start(this.o.reloadTimeoutMs).then(
+            (p) => this.noteProc(p),
+            () => undefined,
+          );
+        }
+      }
+      this.running = (await this.proc.showProc(500)) !== null;
+      throw err;
+    }
+  }
+
+  /** Save runtime state (drain, weights, maint) so the new worker loads it. */
+  async dumpServerState(): Promise<void> {
+    try {
+      const s = await this.proc.admin("show servers state");
+      if (s.startsWith("1")) await writeAtomic(this.proc.paths.stateFile, s);
+    } catch (err) {
+      this.o.log.warn({ err }, "could not dump server state before reload");
+    }
+  }
+
+  private noteProc(p: ProcInfo): void {
+    this.status.master_pid = p.masterPid;
+    this.status.worker_pids = p.workers;
+    this.status.reloads = p.reloads;
+  }
+
+  private async succeed(revision: number, hash: string, t0: number, reloaded: boolean): Promise<void> {
+    this.marker = { revision, hash, stopped: false };
+    await writeAtomic(join(this.o.dir, "applied.json"), JSON.stringify(this.marker));
+    this.status.state = "applied";
+    this.status.revision = revision;
+    this.status.failed_revision = null;
+    this.status.last_error = null;
+    if (reloaded) this.status.last_reload_at = new Date().toISOString();
+    await this.publishStatus();
+    await this.event("applied", revision, null, performance.now() - t0);
+    this.o.log.info({ revision, ms: Math.round(performance.now() - t0), reloaded }, "applied");
+  }
+
+  private async fail(revision: number, err: unknown, t0: number): Promise<void> {
+    const msg = err instanceof Error ? err.message : String(err);
+    this.status.state = "failed";
+    this.status.failed_revision = revision;
+    this.status.last_error = msg;
+    await this.publishStatus();
+    await this.event("failed", revision, msg, performance.now() - t0);
+    this.o.log.error({ revision, error: msg }, "apply failed; previous configuration kept");
+  }
+
+  private async event(result: "applied" | "failed", revision: number, error: string | null, ms: number) {
+    const ev = {
+      cluster: this.o.cluster,
+      node: this.o.node,
+      revision,
+      result,
+      error,
+      duration_ms: Math.round(ms * 10) / 10,
+      time: new Date().toISOString(),
+    };
+    await this.o.js
+      .publish(HaproxySubjects.applyEvent(this.o.cluster, result), JSON.stringify(ev))
+      .catch((e) => this.o.log.warn({ err: e }, "could not publish apply event"));
+  }
+
+  async publishStatus(): Promise<void> {
+    const now = new Date().toISOString();
+    this.status.updated_at = now;
+    this.status.seen_at = now;
+    await this.o.store
+      .putNode(this.status)
+      .catch((err) => this.o.log.warn({ err }, "could not publish node status"));
+  }
+
+  /** Heartbeat + supervision: a managed master that died is started again. */
+  private async heartbeat(): Promise<void> {
+    if (this.closed) return;
+    if (this.installed && this.running && !this.marker.stopped && this.o.strategy === "child") {
+      // Between convergence passes only: the master socket is briefly away during a reload.
+      const p = await this.exclusive(() => this.proc.showProc(2000));
+      if (!p) {
+        this.o.log.warn("haproxy master is gone; starting it again");
+        this.running = false;
+        this.status.state = "stopped";
+        this.marker.hash = "";
+        this.kick();
+      } else this.noteProc(p);
+    }
+    this.status.seen_at = new Date().toISOString();
+    await this.o.store.putNode(this.status).catch(() => undefined);
+  }
+
+  // ---- control actions
+
+  async reload(): Promise<ProcInfo> {
+    return this.exclusive(async () => {
+      if (!this.installed) throw new Error("haproxy is not installed");
+      await this.dumpServerState();
+      const p = await this.proc.reload(this.o.reloadTimeoutMs);
+      this.noteProc(p);
+      this.status.last_reload_at = new Date().toISOString();
+      await this.publishStatus();
+      return p;
+    });
+  }
+
+  async startHaproxy(): Promise<ProcInfo> {
+    if (!this.installed) throw new Error("haproxy is not installed");
+    this.marker.stopped = false;
+    await writeAtomic(join(this.o.dir, "applied.json"), JSON.stringify(this.marker));
+    const running = await this.proc.showProc(200);
+    if (running) {
+      this.running = true;
+      return running;
+    }
+    this.running = false;
+    this.marker.hash = "";
+    await this.kick();
+    const p = await this.proc.showProc(500);
+    if (!p) throw new Error(this.status.last_error ?? "haproxy did not start (no state committed yet?)");
+    return p;
+  }
+
+  async stopHaproxy(): Promise<void> {
+    await this.exclusive(async () => {
+      this.marker.stopped = true;
+      await writeAtomic(join(this.o.dir, "applied.json"), JSON.stringify(this.marker));
+      await this.proc.stop();
+      this.running = false;
+      this.status.state = "stopped";
+      this.status.master_pid = null;
+      this.status.worker_pids = [];
+      await this.publishStatus();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.watchStop?.();
+    await this.busy.catch(() => undefined);
+    if (this.o.onExit === "stop" && this.o.strategy === "child")
+      await this.proc.stop().catch(() => undefined);
+    this.status.online = false;
+    await this.publishStatus();
+  }
+}

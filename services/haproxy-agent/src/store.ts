@@ -1,0 +1,218 @@
+/**
+ * Cluster data in NATS: desired state (KV `ep_haproxy_state`, key = cluster, the KV
+ * revision is the document revision, compare-and-set for optimistic concurrency), node
+ * status (KV `ep_haproxy_nodes`), and snapshots of every committed revision (stream
+ * `EP_HAPROXY_SNAPSHOTS`, subject `ep.v1.snap.haproxy.<cluster>.<revision>`, pruned to the
+ * newest N per cluster and by age).
+ */
+
+import {
+  Errors,
+  HaproxyStores,
+  HaproxySubjects,
+  kvToken,
+  type NodeStatus,
+  StateDocument,
+  subjectToken,
+} from "@edgeplane/proto";
+import {
+  DiscardPolicy,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+
+/** What is stored per revision (KV value and snapshot payload). */
+export interface StoredState {
+  state: StateDocument;
+  committed_at: string;
+  committed_by: string | null;
+  comment: string | null;
+  restored_from: number | null;
+  request_id: string | null;
+}
+
+export interface Current {
+  revision: number;
+  stored: StoredState | null;
+}
+
+const DAY_NS = 24 * 3600 * 1e9;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export function isWrongLastSequence(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === 10071;
+}
+
+export class ClusterStore {
+  readonly state: KV;
+  readonly nodes: KV;
+  readonly jsm: JetStreamManager;
+  readonly js: JetStreamClient;
+  readonly keep: number;
+  constructor(state: KV, nodes: KV, jsm: JetStreamManager, js: JetStreamClient, keep: number) {
+    this.state = state;
+    this.nodes = nodes;
+    this.jsm = jsm;
+    this.js = js;
+    this.keep = keep;
+  }
+
+  static async open(
+    nc: NatsConnection,
+    js: JetStreamClient,
+    opts: { replicas: number; keep: number; maxAgeDays: number },
+  ): Promise<ClusterStore> {
+    const kvm = new Kvm(nc);
+    const state = await kvm.create(HaproxyStores.stateBucket, {
+      history: 5,
+      replicas: opts.replicas,
+      description: "HAProxy desired state, one key per cluster",
+    } as never);
+    const nodes = await kvm.create(HaproxyStores.nodesBucket, {
+      history: 1,
+      replicas: opts.replicas,
+      description: "HAProxy node status, key <cluster>.<node>",
+    } as never);
+    const jsm = await jetstreamManager(nc);
+    const cfg = {
+      name: HaproxyStores.snapshotStream,
+      subjects: [...HaproxyStores.snapshotSubjects],
+      description: "Every committed HAProxy state revision, per cluster",
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      max_age: opts.maxAgeDays * DAY_NS,
+      allow_direct: true,
+      num_replicas: opts.replicas,
+      duplicate_window: 120 * 1e9,
+    };
+    try {
+      await jsm.streams.info(cfg.name);
+    } catch {
+      await jsm.streams.add(cfg).catch(async (err) => {
+        await jsm.streams.info(cfg.name).catch(() => {
+          throw err;
+        });
+      });
+    }
+    return new ClusterStore(state, nodes, jsm, js, opts.keep);
+  }
+
+  async current(cluster: string): Promise<Current> {
+    const e = await this.state.get(cluster);
+    if (e?.operation !== "PUT" || e.value.length === 0) return { revision: e?.revision ?? 0, stored: null };
+    return { revision: e.revision, stored: decodeStored(e.value) };
+  }
+
+  /**
+   * Compare-and-set: `expected` is the revision the caller read (0 = none yet). A stale
+   * revision throws `stale_revision` (409) carrying the current one.
+   */
+  async commit(cluster: string, stored: StoredState, expected: number): Promise<number> {
+    const data = enc.encode(JSON.stringify(stored));
+    try {
+      if (expected === 0) {
+        const cur = await this.state.get(cluster);
+        if (cur && cur.operation === "PUT") throw staleError(cur.revision);
+        return cur
+          ? await this.state.update(cluster, data, cur.revision)
+          : await this.state.create(cluster, data);
+      }
+      return await this.state.update(cluster, data, expected);
+    } catch (err) {
+      if (isWrongLastSequence(err)) throw staleError((await this.current(cluster)).revision);
+      throw err;
+    }
+  }
+
+  // ---- snapshots
+
+  async putSnapshot(cluster: string, revision: number, stored: StoredState): Promise<void> {
+    const subject = `${HaproxySubjects.snapshot(cluster)}.${revision}`;
+    await this.js.publish(subject, JSON.stringify({ revision, ...stored }), {
+      msgID: `haproxy-${subjectToken(cluster)}-${revision}`,
+    });
+    await this.jsm.streams
+      .purge(HaproxyStores.snapshotStream, {
+        filter: `${HaproxySubjects.snapshot(cluster)}.*`,
+        keep: this.keep,
+      })
+      .catch(() => undefined);
+  }
+
+  async getSnapshot(cluster: string, revision: number): Promise<(StoredState & { revision: number }) | null> {
+    const m = await this.jsm.direct
+      .getMessage(HaproxyStores.snapshotStream, {
+        last_by_subj: `${HaproxySubjects.snapshot(cluster)}.${revision}`,
+      })
+      .catch(() => null);
+    if (!m) return null;
+    const v = JSON.parse(dec.decode(m.data)) as StoredState & { revision: number };
+    return { ...v, state: StateDocument.parse(v.state) };
+  }
+
+  async latestSnapshotRevision(cluster: string): Promise<number> {
+    const m = await this.jsm.direct
+      .getMessage(HaproxyStores.snapshotStream, { last_by_subj: `${HaproxySubjects.snapshot(cluster)}.*` })
+      .catch(() => null);
+    return m ? Number(m.subject.split(".").pop()) : 0;
+  }
+
+  /** Every kept snapshot of a cluster, oldest first. */
+  async listSnapshots(cluster: string): Promise<Array<StoredState & { revision: number }>> {
+    const out: Array<StoredState & { revision: number }> = [];
+    const filter = `${HaproxySubjects.snapshot(cluster)}.*`;
+    let seq = 1;
+    for (let i = 0; i < 100_000; i++) {
+      const m = await this.jsm.direct
+        .getMessage(HaproxyStores.snapshotStream, { seq, next_by_subj: filter })
+        .catch(() => null);
+      if (!m) break;
+      out.push(JSON.parse(dec.decode(m.data)) as StoredState & { revision: number });
+      seq = m.seq + 1;
+    }
+    return out;
+  }
+
+  // ---- node status
+
+  nodeKey(cluster: string, node: string): string {
+    return `${kvToken(cluster)}.${kvToken(node)}`;
+  }
+  async putNode(s: NodeStatus): Promise<void> {
+    await this.nodes.put(this.nodeKey(s.cluster, s.node), JSON.stringify(s));
+  }
+  async listNodes(cluster: string): Promise<NodeStatus[]> {
+    const out: NodeStatus[] = [];
+    const keys = await this.nodes.keys(`${kvToken(cluster)}.*`);
+    const names: string[] = [];
+    for await (const k of keys) names.push(k);
+    for (const k of names.sort()) {
+      const e = await this.nodes.get(k);
+      if (e && e.operation === "PUT" && e.value.length > 0)
+        out.push(JSON.parse(dec.decode(e.value)) as NodeStatus);
+    }
+    return out;
+  }
+}
+
+export function staleError(current: number) {
+  return Errors.StaleRevision.create({ current_revision: current }, { revision: current });
+}
+
+export function decodeStored(b: Uint8Array): StoredState {
+  const v = JSON.parse(dec.decode(b)) as StoredState;
+  return { ...v, state: StateDocument.parse(v.state) };
+}
+
+/** A node is online when its agent has not signed off and was seen in the last 3 heartbeats (≥ 30 s). */
+export function isOnline(s: NodeStatus, heartbeatMs: number, now = Date.now()): boolean {
+  return s.online && now - Date.parse(s.seen_at) < Math.max(30_000, 3 * heartbeatMs);
+}

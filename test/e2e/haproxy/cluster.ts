@@ -1,0 +1,151 @@
+/**
+ * A real HAProxy cluster for end-to-end tests: nats-server, PostgreSQL + auth (for an API
+ * key), the gateway, and N haproxy-agents of cluster `default`, each managing its own
+ * haproxy (own directory, own port offset so all nodes fit on 127.0.0.1), plus tiny Node
+ * HTTP backends that answer with their name. Everything is disposed in `close()`.
+ */
+import { readFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import { join } from "node:path";
+import {
+  authDatabase,
+  freePort,
+  type NatsServer,
+  type ServiceProcess,
+  spawnService,
+  startNats,
+  tmpDir,
+  waitFor,
+} from "../../harness/mod.ts";
+
+export interface Agent {
+  node: string;
+  dir: string;
+  offset: number;
+  env: Record<string, string>;
+  proc: ServiceProcess;
+}
+
+export interface Cluster {
+  nats: NatsServer;
+  gateway: ServiceProcess;
+  key: string;
+  agents: Agent[];
+  /** The frontend port of the documents (node i listens on port + agents[i].offset). */
+  port: number;
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
+  startAgent(a: Agent): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A tiny HTTP backend answering `<name> <path>`. */
+export async function backend(name: string): Promise<{ port: number; server: Server; hits: () => number }> {
+  let hits = 0;
+  const server = createServer((req, res) => {
+    hits++;
+    res.setHeader("content-type", "text/plain");
+    res.end(`${name} ${req.url}`);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const addr = server.address();
+  return { port: typeof addr === "object" && addr ? addr.port : 0, server, hits: () => hits };
+}
+
+async function portPair(n: number): Promise<{ port: number; offsets: number[] }> {
+  for (;;) {
+    const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
+    const port = Math.min(...ports);
+    if (new Set(ports).size === n) return { port, offsets: ports.map((p) => p - port).sort((a, b) => a - b) };
+  }
+}
+
+export async function startCluster(
+  opts: {
+    nodes: number;
+    agentEnv?: Record<string, string>;
+    gatewayEnv?: Record<string, string>;
+    natsArgs?: string[];
+  } = { nodes: 2 },
+): Promise<Cluster> {
+  const disposers: Array<() => Promise<unknown>> = [];
+  const close = async () => {
+    for (const d of disposers.reverse()) await d().catch(() => undefined);
+  };
+  try {
+    const nats = await startNats({ jetstream: true, ...(opts.natsArgs ? { args: opts.natsArgs } : {}) });
+    disposers.push(() => nats.stop());
+    const db = await authDatabase();
+    disposers.push(() => db[Symbol.asyncDispose]());
+    const dir = await tmpDir("ep-hacluster-");
+    disposers.push(() => dir[Symbol.asyncDispose]());
+    const tokenFile = join(dir.path, "setup-token");
+    const auth = await spawnService("auth", {
+      EP_NATS_URL: nats.url,
+      DATABASE_URL: db.url,
+      EP_SETUP_TOKEN_FILE: tokenFile,
+    });
+    disposers.push(() => auth.stop());
+    const gateway = await spawnService("gateway", { EP_NATS_URL: nats.url, ...opts.gatewayEnv });
+    disposers.push(() => gateway.stop());
+    const token = (await waitFor(() => readFile(tokenFile, "utf8"))).trim();
+    const setup = await fetch(`${gateway.url}/api/v1/setup/complete`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token, username: "owner", password: "correct horse battery staple" }),
+    });
+    if (setup.status !== 201) throw new Error(`setup failed: ${setup.status} ${await setup.text()}`);
+    const key = ((await setup.json()) as { api_key: { key: string } }).api_key.key;
+
+    const { port, offsets } = await portPair(opts.nodes);
+    const agents: Agent[] = offsets.map((offset, i) => {
+      const node = `node-${String.fromCharCode(97 + i)}`;
+      return {
+        node,
+        dir: join(dir.path, node),
+        offset,
+        env: {
+          EP_NATS_URL: nats.url,
+          EP_HAPROXY_CLUSTER: "default",
+          EP_HAPROXY_NODE: node,
+          EP_HAPROXY_DIR: join(dir.path, node),
+          EP_HAPROXY_PORT_OFFSET: String(offset),
+          EP_HAPROXY_NOREUSEPORT: "true",
+          EP_HAPROXY_HEARTBEAT_MS: "1000",
+          ...opts.agentEnv,
+        },
+        proc: undefined as unknown as ServiceProcess,
+      };
+    });
+    const startAgent = async (a: Agent) => {
+      a.proc = await spawnService("haproxy-agent", a.env, { instance: `agent-${a.node}` });
+    };
+    for (const a of agents) {
+      await startAgent(a);
+      disposers.push(async () => {
+        await a.proc.stop();
+        // Managed haproxies kept on exit (EP_HAPROXY_ON_EXIT=keep) go with the test.
+        const pid = Number.parseInt(await readFile(join(a.dir, "haproxy.pid"), "utf8").catch(() => ""), 10);
+        if (pid > 0) {
+          try {
+            process.kill(pid, "SIGKILL");
+          } catch {}
+        }
+      });
+    }
+    const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${gateway.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${key}`,
+          ...(body !== undefined && typeof body !== "string" ? { "content-type": "application/json" } : {}),
+          ...headers,
+        },
+        ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
+      });
+    return { nats, gateway, key, agents, port, api, startAgent, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
