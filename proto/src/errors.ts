@@ -82,6 +82,7 @@ export const Errors = {
   NotFound: def("not_found", 404, "not found"),
   RouteNotFound: def("route_not_found", 404, "no route for {method} {path}"),
   MethodNotAllowed: def("method_not_allowed", 405, "method not allowed"),
+  UpgradeRequired: def("upgrade_required", 426, "this endpoint is a WebSocket: send Upgrade: websocket"),
   Conflict: def("conflict", 409, "conflict"),
   StaleRevision: def("stale_revision", 409, "state changed since revision {revision}"),
   PreconditionRequired: def("precondition_required", 428, "this request needs a revision (If-Match)"),

@@ -19,6 +19,8 @@ export * from "./schemas/audit.ts";
 export * from "./schemas/auth.ts";
 export * from "./schemas/common.ts";
 export * from "./schemas/events.ts";
+export * from "./schemas/events-access.ts";
+export * from "./schemas/events-ws.ts";
 export * from "./schemas/haproxy/mod.ts";
 export * from "./schemas/mesh.ts";
 export * from "./schemas/setup.ts";

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { routes as allRoutes } from "../routes/index.ts";
 import type { RouteSpec } from "../routes/route.ts";
 import { AuditEvent } from "../schemas/audit.ts";
+import { DomainEvent } from "../schemas/events.ts";
 import { Subjects } from "../subjects.ts";
 import { placedSchema, type SchemaSink } from "./json-schema.ts";
 
@@ -97,6 +98,22 @@ export function buildAsyncApi(opts: {
         payload: { type: "object", properties: { key_id: { type: "string" }, user_id: { type: "string" } } },
       },
     },
+  };
+  channels.events = {
+    address: "ep.v1.evt.{domain}.{resource}.{type}",
+    description:
+      "Domain events (proto/src/schemas/events.ts), stored in the JetStream stream EVENTS by `publishEvent`; gateways fan them out to WebSocket clients.",
+    parameters: {
+      domain: { description: "First segment of the event type (`haproxy`, `wireguard`, …)." },
+      resource: { description: "Resource name (dots mapped to `~`)." },
+      type: { description: "Rest of the event type, dots mapped to `-`." },
+    },
+    messages: { domainEvent: { name: "domainEvent", payload: schema(DomainEvent) } },
+  };
+  operations.publishEvent = {
+    action: "send",
+    channel: { $ref: "#/channels/events" },
+    messages: [{ $ref: "#/channels/events/messages/domainEvent" }],
   };
   operations.publishAudit = {
     action: "send",

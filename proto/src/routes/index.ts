@@ -3,6 +3,7 @@
 import { adaptersRoutes } from "./adapters.ts";
 import { authRoutes } from "./auth.ts";
 import { auditRoutes } from "./auth-audit.ts";
+import { eventRoutes } from "./events.ts";
 import { haproxyRoutes } from "./haproxy.ts";
 import { localRoutes } from "./mesh.ts";
 import type { RouteSpec } from "./route.ts";
@@ -12,6 +13,7 @@ import { wireguardRoutes } from "./wireguard.ts";
 export * from "./adapters.ts";
 export * from "./auth.ts";
 export * from "./auth-audit.ts";
+export * from "./events.ts";
 export * from "./haproxy.ts";
 export * from "./mesh.ts";
 export * from "./route.ts";
@@ -28,5 +30,6 @@ export const routes: readonly RouteSpec[] = Object.freeze([
   ...authRoutes,
   ...auditRoutes,
   ...wireguardRoutes,
+  ...eventRoutes,
   ...haproxyRoutes,
 ]);

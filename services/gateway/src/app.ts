@@ -3,6 +3,7 @@
  * metrics, docs, and the route table. Pure construction — `main.ts` owns the process.
  */
 
+import { hostname } from "node:os";
 import type { Logger, RouteSpec } from "@edgeplane/proto";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -20,6 +21,7 @@ import { securityHeadersPlugin } from "./plugins/security-headers.ts";
 import { sessionPlugin } from "./plugins/session.ts";
 import { createHealth } from "./routes/health.ts";
 import { registerRouteTable } from "./routes/table.ts";
+import { createEventStream } from "./ws/mod.ts";
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -71,6 +73,14 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     timeoutMs: config.EP_REQUEST_TIMEOUT_MS,
     jwt,
   });
+  const events = await createEventStream(app, {
+    config,
+    nc: deps.nc,
+    js: deps.js,
+    auth,
+    log: deps.log,
+    instance: config.EP_SERVICE_INSTANCE ?? `${hostname()}-${process.pid}`,
+  });
   const health = createHealth(deps.nc);
   registerRouteTable(app, deps.routes, {
     nc: deps.nc,
@@ -85,6 +95,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
         return reply.code(r.status === "ready" ? 200 : 503).send(r);
       },
       "health.mesh": async () => health.mesh(),
+      ...events.handlers,
     },
   });
   return { app, auth };

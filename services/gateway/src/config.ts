@@ -1,8 +1,9 @@
 /** Gateway configuration, parsed once from the environment. */
 import { BaseEnv, parseEnv } from "@edgeplane/proto";
 import { z } from "zod";
+import { WsEnv } from "./ws/config.ts";
 
-export const GatewayEnv = BaseEnv.extend({
+export const GatewayEnv = BaseEnv.extend(WsEnv.shape).extend({
   EP_HTTP_PORT: z.coerce
     .number()
     .int()

@@ -1,0 +1,340 @@
+/**
+ * WebSocket fan-out: N concurrent clients on one real gateway, all subscribed to one
+ * topic, while events are published to JetStream at a fixed rate with `publishEvent`
+ * (the producer path every service uses). Measures delivery latency (publish call →
+ * frame received by the client, every delivery counted), missed deliveries, and the
+ * gateway's memory (RSS and V8 heap are not separable from outside: RSS from /proc).
+ *
+ * Processes: nats-server, a `verify` stand-in (any `ep_bench_<n>` is user n; no
+ * PostgreSQL), the gateway (real `startGateway()`), and this runner, whose clients live in
+ * worker threads (BENCH_WS_WORKERS) so one event loop does not serialise 5,000 sockets.
+ * Raises its own and the gateway's open-file limit with prlimit when needed. Bounded: it
+ * stops after warm-up + duration + a 3 s drain, whatever happens.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { buildEvent, parseEnv, publishEvent } from "@edgeplane/proto";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { z } from "zod";
+import { waitForQuiet, withCpu } from "../lib/cpu.ts";
+import { finishMachineInfo, machineInfo } from "../lib/machine.ts";
+import { startNats } from "../lib/nats.ts";
+import { Samples, summarize } from "../lib/percentiles.ts";
+import { type Proc, spawnTarget } from "../lib/procs.ts";
+import type { BenchContext, Benchmark, BenchResult } from "../lib/types.ts";
+import { target } from "../lib/types.ts";
+
+const Settings = z.object({
+  BENCH_WS_CLIENTS: z.coerce.number().int().min(1).max(50_000).default(5000).describe("WebSocket clients."),
+  BENCH_WS_RATE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(100)
+    .describe("Events published per second."),
+  BENCH_WS_DURATION_S: z.coerce.number().int().min(1).max(600).default(20).describe("Measured seconds."),
+  BENCH_WS_WARMUP_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60)
+    .default(3)
+    .describe("Warm-up seconds (discarded)."),
+  BENCH_WS_WORKERS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(16)
+    .default(2)
+    .describe("Worker threads holding clients."),
+});
+type Settings = z.infer<typeof Settings>;
+
+const TARGET_P99_MS = 50;
+const USERS_PER_KEY = 25; // the per-user cap: 25 clients share one bench user
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+function rssMiB(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Math.round((Number(m[1]) / 1024) * 10) / 10 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function nofile(pid: number): { soft: number; hard: number } {
+  const m = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(
+    readFileSync(`/proc/${pid}/limits`, "utf8"),
+  );
+  const n = (v: string | undefined) =>
+    v === "unlimited" || v === undefined ? Number.MAX_SAFE_INTEGER : Number(v);
+  return { soft: n(m?.[1]), hard: n(m?.[2]) };
+}
+
+/** Make sure `pid` may open `need` files: raise the soft limit (up to the hard one) with prlimit. */
+function ensureNofile(ctx: BenchContext, pid: number, need: number, label: string): void {
+  const { soft, hard } = nofile(pid);
+  if (soft >= need) return;
+  if (hard < need) throw new Error(`${label}: needs ${need} open files, hard limit is ${hard} (raise it)`);
+  execFileSync("prlimit", [`--pid=${pid}`, `--nofile=${need}:${hard}`]);
+  ctx.log(`${label}: raised open-file limit ${soft} → ${need}`);
+}
+
+interface WorkerHandle {
+  worker: Worker;
+  request<T>(cmd: string, reply: string): Promise<T>;
+}
+
+function startWorker(data: Record<string, unknown>): WorkerHandle {
+  const worker = new Worker(here("../lib/ws-clients.ts"), { workerData: data });
+  return {
+    worker,
+    request<T>(cmd: string, reply: string) {
+      return new Promise<T>((resolve, reject) => {
+        const onMsg = (m: { type: string; message?: string }) => {
+          if (m.type === reply) {
+            worker.off("message", onMsg);
+            resolve(m as T);
+          } else if (m.type === "error") {
+            worker.off("message", onMsg);
+            reject(new Error(m.message));
+          }
+        };
+        worker.on("message", onMsg);
+        worker.once("error", reject);
+        worker.postMessage({ cmd });
+      });
+    },
+  };
+}
+
+export const benchmark: Benchmark = {
+  name: "ws",
+  title: "WebSocket fan-out: clients on one gateway, one topic, fixed event rate",
+  async run(ctx: BenchContext): Promise<BenchResult> {
+    const s: Settings = parseEnv(Settings, ctx.env);
+    const startedAt = new Date().toISOString();
+    const machine = machineInfo();
+    ensureNofile(ctx, process.pid, s.BENCH_WS_CLIENTS + 1024, "runner");
+    const childEnv = { ...ctx.env, EP_LOG_LEVEL: "silent" };
+    const nats = await startNats();
+    const procs: Array<Proc | typeof nats> = [nats];
+    const workers: WorkerHandle[] = [];
+    const nc = await connect({ servers: nats.url });
+    try {
+      const env = { ...childEnv, EP_NATS_URL: nats.url, EP_HTTP_PORT: "0", EP_HTTP_HOST: "127.0.0.1" };
+      procs.push(await spawnTarget("verify-stub", here("../targets/verify-stub.ts"), { env }));
+      const gw = await spawnTarget("gateway", here("../targets/gateway.ts"), {
+        execArgv: ctx.profile
+          ? ["--cpu-prof", `--cpu-prof-dir=${ctx.profileDir}`, "--cpu-prof-name=ws-gateway.cpuprofile"]
+          : [],
+        env: {
+          ...env,
+          EP_SERVICE_INSTANCE: "bench-ws",
+          EP_WS_MAX_CONNECTIONS: String(s.BENCH_WS_CLIENTS),
+          EP_WS_MAX_PER_PRINCIPAL: String(USERS_PER_KEY),
+        },
+      });
+      procs.push(gw);
+      const gwPid = gw.child.pid as number;
+      ensureNofile(ctx, gwPid, s.BENCH_WS_CLIENTS + 1024, "gateway");
+      const wsUrl = `${new URL(gw.ready.url as string).origin.replace(/^http/, "ws")}/api/v1/ws`;
+      await new Promise((r) => setTimeout(r, 500));
+      const rssIdle = rssMiB(gwPid);
+
+      ctx.log(`ws: connecting ${s.BENCH_WS_CLIENTS} clients in ${s.BENCH_WS_WORKERS} worker(s)`);
+      const per = Math.ceil(s.BENCH_WS_CLIENTS / s.BENCH_WS_WORKERS);
+      const t0 = performance.now();
+      for (let w = 0; w < s.BENCH_WS_WORKERS; w++) {
+        const clients = Math.min(per, s.BENCH_WS_CLIENTS - w * per);
+        workers.push(
+          startWorker({
+            url: wsUrl,
+            clients,
+            keyOffset: w * per,
+            usersPerKey: USERS_PER_KEY,
+            topic: "haproxy.runtime.changed",
+          }),
+        );
+      }
+      await Promise.all(workers.map((w) => w.request("start", "ready")));
+      const connectS = Math.round(performance.now() - t0) / 1000;
+      const rssConnected = rssMiB(gwPid);
+      ctx.log(`ws: connected in ${connectS} s; gateway RSS ${rssIdle} → ${rssConnected} MiB`);
+
+      const js = jetstream(nc);
+      const sentAt = new Map<string, number>();
+      const seqOf = new Map<string, number>();
+      let publishErrors = 0;
+      let rssMax = rssConnected;
+      const publishFor = async (seconds: number, record: boolean) => {
+        const start = performance.now();
+        const total = seconds * s.BENCH_WS_RATE;
+        const interval = 1000 / s.BENCH_WS_RATE;
+        const inflight: Promise<unknown>[] = [];
+        for (let k = 0; k < total; k++) {
+          const due = start + k * interval;
+          const wait = due - performance.now();
+          if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+          if (k % s.BENCH_WS_RATE === 0) rssMax = Math.max(rssMax, rssMiB(gwPid));
+          const ev = buildEvent(
+            {
+              type: "haproxy.runtime.changed",
+              resource: { kind: "cluster", name: "bench" },
+              data: { backend: "web", server: `s${k % 100}`, action: "weight", value: k % 256 },
+            },
+            { system: "bench" },
+          );
+          const t = performance.timeOrigin + performance.now();
+          inflight.push(
+            publishEvent(js, ev).then(
+              (r) => {
+                if (record) {
+                  sentAt.set(ev.id, t);
+                  seqOf.set(ev.id, r.seq);
+                }
+              },
+              () => {
+                publishErrors++;
+              },
+            ),
+          );
+        }
+        await Promise.all(inflight);
+      };
+
+      await waitForQuiet();
+      if (s.BENCH_WS_WARMUP_S > 0) {
+        ctx.log(`ws: warm-up ${s.BENCH_WS_WARMUP_S} s at ${s.BENCH_WS_RATE} events/s`);
+        await publishFor(s.BENCH_WS_WARMUP_S, false);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      await Promise.all(workers.map((w) => w.request("reset", "reset")));
+      ctx.log(`ws: measuring ${s.BENCH_WS_DURATION_S} s at ${s.BENCH_WS_RATE} events/s`);
+      const [, cpuPct] = await withCpu({ bench: process.pid, gateway: gwPid, "nats-server": nats.pid }, () =>
+        publishFor(s.BENCH_WS_DURATION_S, true),
+      );
+      await new Promise((r) => setTimeout(r, 3000));
+      rssMax = Math.max(rssMax, rssMiB(gwPid));
+
+      const wsStats = (await (
+        await fetch(`${new URL(gw.ready.url as string).origin}/api/v1/ws/stats`, {
+          headers: { "x-api-key": "ep_bench_0" },
+        })
+      ).json()) as { fanout?: { batches: number; events: number; avg_ms: number; max_ms: number } };
+      const fanout = wsStats.fanout ?? { batches: 0, events: 0, avg_ms: Number.NaN, max_ms: Number.NaN };
+      ctx.log(`ws: gateway fan-out ${JSON.stringify(fanout)}`);
+      const sentBySeq = new Map<number, number>();
+      for (const [id, t] of sentAt) sentBySeq.set(seqOf.get(id) as number, t);
+      const samples = new Samples();
+      let delivered = 0;
+      let closed = 0;
+      for (const w of workers) {
+        const r = await w.request<{ seqs: Float64Array; times: Float64Array; closed: number }>(
+          "collect",
+          "samples",
+        );
+        closed += r.closed;
+        for (let i = 0; i < r.seqs.length; i++) {
+          const sent = sentBySeq.get(r.seqs[i] as number);
+          if (sent === undefined) continue;
+          delivered++;
+          samples.add((r.times[i] as number) - sent);
+        }
+      }
+      const expected = sentAt.size * s.BENCH_WS_CLIENTS;
+      const lat = summarize(samples);
+      const missed = expected - delivered;
+      ctx.log(
+        `ws: ${delivered}/${expected} deliveries, p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms; gateway RSS max ${rssMax} MiB`,
+      );
+      return {
+        name: "ws",
+        title: this.title,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        machine: { ...finishMachineInfo(machine), nats: nats.version },
+        settings: {
+          clients: s.BENCH_WS_CLIENTS,
+          eventsPerS: s.BENCH_WS_RATE,
+          durationS: s.BENCH_WS_DURATION_S,
+          warmupS: s.BENCH_WS_WARMUP_S,
+          workers: s.BENCH_WS_WORKERS,
+        },
+        cases: [
+          {
+            id: "fanout",
+            label: `${s.BENCH_WS_CLIENTS} clients, one topic, ${s.BENCH_WS_RATE} events/s (rate column: deliveries/s)`,
+            phases: {
+              measured: {
+                shape: "paced",
+                connections: s.BENCH_WS_CLIENTS,
+                durationS: s.BENCH_WS_DURATION_S,
+                offeredRate: s.BENCH_WS_RATE * s.BENCH_WS_CLIENTS,
+                rps: Math.round(delivered / s.BENCH_WS_DURATION_S),
+                ok: delivered,
+                failed: missed + publishErrors,
+                statusCodes: {},
+                errors: publishErrors + closed,
+                timeouts: 0,
+                latencyMs: lat,
+                cpuPct,
+              },
+            },
+          },
+        ],
+        metrics: {
+          "delivery p50 (ms)": lat.p50,
+          "delivery p99 (ms)": lat.p99,
+          "delivery max (ms)": lat.max,
+          "deliveries missed": missed,
+          "clients closed unexpectedly": closed,
+          "connect time for all clients (s)": connectS,
+          "gateway fan-out mean (ms, all connections)": fanout.avg_ms,
+          "gateway fan-out max (ms)": fanout.max_ms,
+          "gateway events per fan-out (mean)":
+            fanout.batches > 0 ? Math.round((fanout.events / fanout.batches) * 100) / 100 : Number.NaN,
+          "gateway RSS idle (MiB)": rssIdle,
+          "gateway RSS with clients connected (MiB)": rssConnected,
+          "gateway RSS max under load (MiB)": rssMax,
+          "gateway RSS per connection (KiB)":
+            Math.round(((rssConnected - rssIdle) * 1024 * 10) / s.BENCH_WS_CLIENTS) / 10,
+        },
+        targets: [
+          target(
+            "ws-p99",
+            `delivery p99 at ${s.BENCH_WS_CLIENTS} clients`,
+            lat.p99,
+            "<=",
+            TARGET_P99_MS,
+            "ms",
+          ),
+          target("ws-missed", "deliveries missed", missed, "<=", 0, ""),
+        ],
+        notes: [
+          "Latency: from just before `publishEvent()` (JetStream publish, stored on file) in the runner to the frame's " +
+            "arrival in a client's worker thread, for every delivery (clients × events); clocks are " +
+            "`performance.timeOrigin + now()` in both threads.",
+          `${machine.cpus} cores shared by nats-server, the gateway, the verify stand-in and the runner with its ` +
+            `${s.BENCH_WS_WORKERS} client worker thread(s): the clients' own parsing competes with the gateway for CPU.`,
+          `Clients connect and authenticate (first \`auth\` frame) in waves of 100; ${USERS_PER_KEY} clients share one ` +
+            "user (the per-user cap). Gateway memory is the process RSS from /proc.",
+        ],
+        failedRequests: missed + publishErrors,
+      };
+    } finally {
+      for (const w of workers) {
+        w.worker.postMessage({ cmd: "stop" });
+        await w.worker.terminate().catch(() => undefined);
+      }
+      await nc.close().catch(() => undefined);
+      for (const p of procs.reverse()) await p.stop();
+    }
+  },
+};

@@ -1,0 +1,348 @@
+/**
+ * The WebSocket hub of one gateway: accepts upgrades on `/api/v1/ws` and `/api/ws`,
+ * enforces the caps (per instance, per user, per connection), fans every live event of
+ * the feed out to the connections that subscribed to it and may see it, runs heartbeats,
+ * and re-verifies connections when a revocation notice arrives.
+ *
+ * Credentials are verified through the gateway's `Authenticator` (the same code path as
+ * every HTTP route): the upgrade's headers, or `Authorization: Bearer <token>` built from
+ * the first `auth` frame.
+ */
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import {
+  EpError,
+  eventsWsRoute,
+  type Logger,
+  newId,
+  Perm,
+  type Principal,
+  Subjects,
+  WsClose,
+} from "@edgeplane/proto";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { FastifyRequest } from "fastify";
+import { WebSocketServer } from "ws";
+import type { Authenticator } from "../plugins/auth.ts";
+import type { WsConfig } from "./config.ts";
+import { Connection } from "./connection.ts";
+import type { EventFeed, FeedEvent } from "./feed.ts";
+
+export const WS_PATHS: readonly string[] = [eventsWsRoute.path, ...(eventsWsRoute.aliases ?? [])];
+
+export type VerifyResult = { ok: true; principal: Principal } | { ok: false; code: string };
+
+export interface HubDeps {
+  config: WsConfig;
+  feed: EventFeed;
+  auth: Authenticator;
+  nc: NatsConnection;
+  log: Logger;
+  instance: string;
+}
+
+function pathOf(url: string | undefined): string {
+  const u = url ?? "/";
+  const q = u.indexOf("?");
+  const p = q < 0 ? u : u.slice(0, q);
+  return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
+}
+
+/** A minimal request view for the Authenticator (it reads headers, id, ip, url, log). */
+function authRequest(
+  headers: Record<string, string>,
+  conn: { id: string; ip: string },
+  log: Logger,
+): FastifyRequest {
+  const cookies: Record<string, string> = {};
+  for (const part of (headers.cookie ?? "").split(";")) {
+    const i = part.indexOf("=");
+    if (i > 0) cookies[part.slice(0, i).trim()] = decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return {
+    id: conn.id,
+    ip: conn.ip,
+    url: eventsWsRoute.path,
+    method: "GET",
+    headers,
+    cookies,
+    routeOptions: { url: eventsWsRoute.path },
+    log,
+  } as unknown as FastifyRequest;
+}
+
+export class Hub {
+  readonly config: WsConfig;
+  readonly feed: EventFeed;
+  readonly log: Logger;
+  readonly instance: string;
+  #auth: Authenticator;
+  #wss: WebSocketServer;
+  #conns = new Set<Connection>();
+  #byUser = new Map<string, Set<Connection>>();
+  #subscriptions = 0;
+  #unsubscribeFeed: () => void;
+  #heartbeat: NodeJS.Timeout;
+  #invalidations: Subscription;
+  #batch: FeedEvent[] = [];
+  #flushScheduled = false;
+  #lastFlush = 0;
+  #fanoutEvents = 0;
+  #fanoutMs = 0;
+  #fanoutMaxMs = 0;
+  slowClosed = 0;
+  batches = 0;
+  /**
+   * Every event with a sequence up to here has been handed to the connections; later ones
+   * are in the next batch or still to come from the feed. A replay covers (since, flushedSeq].
+   */
+  flushedSeq: number;
+
+  constructor(deps: HubDeps) {
+    this.config = deps.config;
+    this.feed = deps.feed;
+    this.log = deps.log;
+    this.instance = deps.instance;
+    this.#auth = deps.auth;
+    this.flushedSeq = deps.feed.liveSeq;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: deps.config.EP_WS_MAX_FRAME_BYTES,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.#unsubscribeFeed = deps.feed.subscribe((e) => this.#dispatch(e));
+    this.#heartbeat = setInterval(() => this.#beat(), deps.config.EP_WS_HEARTBEAT_MS);
+    this.#heartbeat.unref();
+    this.#invalidations = deps.nc.subscribe(Subjects.bcast.authInvalidate, {
+      callback: (_err, msg) => {
+        let f: { key_id?: string; user_id?: string } = {};
+        try {
+          f = msg.data.length ? (msg.json() as typeof f) : {};
+        } catch {
+          f = {};
+        }
+        void this.#revalidate(f);
+      },
+    });
+  }
+
+  /** Take over `upgrade` requests for the WebSocket paths of `server`. */
+  attach(server: Server): void {
+    server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!WS_PATHS.includes(pathOf(req.url))) {
+        if (server.listenerCount("upgrade") === 1) {
+          socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        }
+        return;
+      }
+      this.#upgrade(req, socket, head);
+    });
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", () => undefined);
+    const ip = req.socket.remoteAddress ?? "";
+    // Cookies ride along cross-site: a cookie-authenticated upgrade must come from our origin.
+    const headers: Record<string, string> = {};
+    for (const h of ["authorization", "x-api-key", "cookie"]) {
+      const v = req.headers[h];
+      if (typeof v === "string" && v.length > 0) headers[h] = v;
+    }
+    const origin = req.headers.origin;
+    const host = req.headers.host;
+    if (headers.cookie && !headers.authorization && !headers["x-api-key"] && origin && host) {
+      let same = false;
+      try {
+        same = new URL(origin).host === host;
+      } catch {
+        same = false;
+      }
+      if (!same) delete headers.cookie;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new Connection(this, ws, newId("req"), ip);
+      ws.on("error", (err) => this.log.debug({ err, conn: conn.id }, "websocket error"));
+      ws.on("close", () => conn.close(WsClose.Normal, ""));
+      if (this.#conns.size >= this.config.EP_WS_MAX_CONNECTIONS) {
+        conn.state = "closed";
+        ws.close(
+          WsClose.TryAgainLater,
+          `gateway connection limit reached (${this.config.EP_WS_MAX_CONNECTIONS})`,
+        );
+        setTimeout(() => ws.terminate(), 5_000).unref();
+        return;
+      }
+      this.#conns.add(conn);
+      conn.start(Object.keys(headers).length > 0 ? headers : undefined);
+    });
+  }
+
+  /** Verify a credential through the gateway's authenticator; needs `events:read`. */
+  async verify(headers: Record<string, string>, conn: { id: string; ip: string }): Promise<VerifyResult> {
+    try {
+      const p = await this.#auth.authenticate(authRequest(headers, conn, this.log), eventsWsRoute);
+      if (!p.permissions.includes(Perm.EventsRead)) return { ok: false, code: "forbidden" };
+      return { ok: true, principal: p };
+    } catch (err) {
+      if (err instanceof EpError && err.status === 401) return { ok: false, code: err.code };
+      this.log.warn({ err }, "websocket authentication failed");
+      return { ok: false, code: "unavailable" };
+    }
+  }
+
+  /** Count an authenticated connection against its user's cap; closes it (1013) when over. */
+  admit(conn: Connection): boolean {
+    const user = (conn.principal as Principal).user_id;
+    let set = this.#byUser.get(user);
+    if (!set) {
+      set = new Set();
+      this.#byUser.set(user, set);
+    }
+    if (set.size >= this.config.EP_WS_MAX_PER_PRINCIPAL) {
+      conn.close(
+        WsClose.TryAgainLater,
+        `too many connections for this user (${this.config.EP_WS_MAX_PER_PRINCIPAL})`,
+      );
+      return false;
+    }
+    set.add(conn);
+    return true;
+  }
+
+  detach(conn: Connection): void {
+    this.#conns.delete(conn);
+    const user = conn.principal?.user_id;
+    const set = user ? this.#byUser.get(user) : undefined;
+    if (set?.delete(conn) && set.size === 0) this.#byUser.delete(user as string);
+    this.countSubscriptions(-conn.topics.size);
+  }
+
+  /** Topics subscribed across connections (for stats), kept incrementally. */
+  countSubscriptions(delta: number): void {
+    this.#subscriptions += delta;
+  }
+
+  /**
+   * Fan-out is batched: events that arrive while a fan-out runs (or in the same I/O turn)
+   * go out together on the next one, one socket write per connection. Idle, a batch is one
+   * event and leaves at once; loaded, batches grow and the writes per second stay bounded.
+   */
+  #dispatch(e: FeedEvent): void {
+    this.#batch.push(e);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // Fan-outs are spaced by at least one write per connection per (connections / 250) ms,
+    // capped at EP_WS_COALESCE_MS: with few connections that is no delay at all; with
+    // thousands, events close together share a write (and a read on each client).
+    const spacing = Math.min(this.config.EP_WS_COALESCE_MS, this.#conns.size / 250);
+    const wait = this.#lastFlush + spacing - performance.now();
+    if (wait <= 0.5) setImmediate(() => this.#flush());
+    else setTimeout(() => this.#flush(), wait);
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    this.#lastFlush = performance.now();
+    const batch = this.#batch;
+    this.#batch = [];
+    let whole: Buffer | undefined;
+    const all = () => {
+      whole ??= batch.length === 1 ? (batch[0] as FeedEvent).wire : Buffer.concat(batch.map((e) => e.wire));
+      return whole;
+    };
+    const t0 = performance.now();
+    for (const c of this.#conns) c.deliver(batch, all);
+    const ms = performance.now() - t0;
+    this.flushedSeq = (batch[batch.length - 1] as FeedEvent).seq;
+    this.batches++;
+    this.#fanoutEvents += batch.length;
+    this.#fanoutMs += ms;
+    if (ms > this.#fanoutMaxMs) this.#fanoutMaxMs = ms;
+  }
+
+  #beat(): void {
+    const stale = Date.now() - this.config.EP_WS_REVERIFY_MS;
+    const due: Connection[] = [];
+    for (const c of this.#conns) {
+      if (c.state === "open" && c.verifiedAt < stale) due.push(c);
+      if (!c.alive) {
+        c.close(WsClose.GoingAway, "heartbeat missed");
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      try {
+        c.ws.ping();
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+    // Long-lived connections re-verify their credential now and then: an expired token or
+    // a key that lapsed without a revocation notice does not keep a stream open.
+    if (due.length > 0) void this.#reverify(due, "credential expired");
+  }
+
+  /** A revocation/role notice: re-verify the affected connections; close those that fail. */
+  async #revalidate(f: { key_id?: string; user_id?: string }): Promise<void> {
+    this.#auth.cache.invalidate(f);
+    const all = !f.key_id && !f.user_id;
+    const affected = [...this.#conns].filter(
+      (c) =>
+        c.state === "open" &&
+        (all ||
+          (f.key_id !== undefined && c.principal?.key_id === f.key_id) ||
+          (f.user_id !== undefined && c.principal?.user_id === f.user_id)),
+    );
+    await this.#reverify(affected, "credential revoked");
+  }
+
+  async #reverify(conns: readonly Connection[], reason: string): Promise<void> {
+    await Promise.all(
+      conns.map(async (c) => {
+        const r = await this.verify(c.credential ?? {}, c);
+        if (c.state !== "open") return;
+        if (r.ok) {
+          c.principal = r.principal;
+          c.verifiedAt = Date.now();
+        } else if (r.code !== "unavailable") {
+          c.close(WsClose.PolicyViolation, reason);
+        }
+      }),
+    );
+  }
+
+  stats() {
+    let authenticated = 0;
+    for (const c of this.#conns) if (c.state === "open") authenticated++;
+    return {
+      instance: this.instance,
+      connections: this.#conns.size,
+      authenticated,
+      principals: this.#byUser.size,
+      subscriptions: this.#subscriptions,
+      live_seq: this.feed.liveSeq,
+      fanout: {
+        batches: this.batches,
+        events: this.#fanoutEvents,
+        avg_ms: this.batches ? Math.round((this.#fanoutMs / this.batches) * 1000) / 1000 : 0,
+        max_ms: Math.round(this.#fanoutMaxMs * 1000) / 1000,
+        slow_consumers_closed: this.slowClosed,
+      },
+      limits: {
+        connections: this.config.EP_WS_MAX_CONNECTIONS,
+        per_principal: this.config.EP_WS_MAX_PER_PRINCIPAL,
+        subscriptions: this.config.EP_WS_MAX_SUBSCRIPTIONS,
+      },
+    };
+  }
+
+  /** Close every connection (1001) and stop; the feed is stopped by its owner. */
+  async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    this.#unsubscribeFeed();
+    this.#invalidations.unsubscribe();
+    for (const c of [...this.#conns]) c.close(WsClose.GoingAway, "gateway stopping");
+    await new Promise<void>((r) => this.#wss.close(() => r()));
+  }
+}
