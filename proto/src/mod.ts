@@ -24,6 +24,7 @@ export * from "./schemas/events-ws.ts";
 export * from "./schemas/haproxy/mod.ts";
 export * from "./schemas/mesh.ts";
 export * from "./schemas/setup.ts";
+export * from "./schemas/stats.ts";
 export * from "./schemas/wireguard/mod.ts";
 export * from "./subjects.ts";
 export * from "./transport/mod.ts";

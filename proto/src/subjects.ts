@@ -114,7 +114,21 @@ export const Subjects = {
     changesConfirm: "ep.v1.adapters.changes.confirm",
     changesDiscard: "ep.v1.adapters.changes.discard",
   },
-  /** Audit events for one category/action (both are catalogue names, never user input). */
+  /**
+   * Stats. Samples (plain publish, every stats instance subscribes): HAProxy `HaproxySample`
+   * on `ep.v1.stats.samples.haproxy.<cluster>.<node>`. `show sess` of one node
+   * (`HaproxySessionsRequest` → `HaproxySessionsReply`), answered by that node's agent:
+   * `ep.v1.haproxy.<cluster>.node.<node>.sessions`. API: `ep.v1.stats.<cluster>.<what>`,
+   * queue group over every stats instance.
+   */
+  stats: {
+    haproxySamples: (cluster: string, node: string) =>
+      `ep.v1.stats.samples.haproxy.${subjectToken(cluster)}.${subjectToken(node)}`,
+    /** Subscription pattern of every HAProxy sample. */
+    haproxySamplesAll: "ep.v1.stats.samples.haproxy.>",
+    haproxySessions: (cluster: string, node: string) =>
+      `ep.v1.haproxy.${subjectToken(cluster)}.node.${subjectToken(node)}.sessions`,
+  } /** Audit events for one category/action (both are catalogue names, never user input). */,
   audit: (category: string, action: string) =>
     `ep.v1.audit.${subjectToken(category)}.${subjectToken(action)}`,
   /** Domain events for one resource. */

@@ -8,6 +8,7 @@ import { haproxyRoutes } from "./haproxy.ts";
 import { localRoutes } from "./mesh.ts";
 import type { RouteSpec } from "./route.ts";
 import { meRoute, setupCompleteRoute, setupStatusRoute } from "./setup.ts";
+import { statsRoutes } from "./stats.ts";
 import { wireguardRoutes } from "./wireguard.ts";
 
 export * from "./adapters.ts";
@@ -18,6 +19,7 @@ export * from "./haproxy.ts";
 export * from "./mesh.ts";
 export * from "./route.ts";
 export * from "./setup.ts";
+export * from "./stats.ts";
 export * from "./wireguard.ts";
 
 /** Every route, gateway-local ones included. Order is the docs' order. */
@@ -32,4 +34,5 @@ export const routes: readonly RouteSpec[] = Object.freeze([
   ...wireguardRoutes,
   ...eventRoutes,
   ...haproxyRoutes,
+  ...statsRoutes,
 ]);

@@ -1,0 +1,455 @@
+/** Answers of the stats API, from the in-memory model, PostgreSQL and the worker pool. */
+import {
+  call,
+  type GeoipStatusReply,
+  HAPROXY_COL,
+  type HaproxySessionsReply,
+  STATS_SERIES_COLUMNS,
+  type StatsCurrentReply,
+  type StatsHistoryReply,
+  type StatsHttpCodesReply,
+  type StatsSessionsReply,
+  type StatsSlowestReply,
+  type StatsWgReply,
+  Subjects,
+  validationError,
+} from "@edgeplane/proto";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { z } from "zod";
+import type { GeoDb } from "./geoip.ts";
+import { type HistoryStore, KIND_TOTAL, type Table } from "./history.ts";
+import { type HaproxyModel, type NodeState, RATE_COUNT, type RowState, rowCounters } from "./model.ts";
+import type { StatsPool } from "./pool.ts";
+import { WG_HS, WG_RX, WG_TX, type WgModel } from "./wg.ts";
+import { METRICS, Mx } from "./window.ts";
+
+type Current = z.input<typeof StatsCurrentReply>;
+type Row = Current["frontends"][number];
+
+const KINDS = ["frontend", "backend", "server"] as const;
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+/** Columns averaged (not summed) when rows of several nodes merge. */
+const AVERAGED = new Set(["qtime", "ctime", "rtime", "ttime", "lastchg", "check_duration", "qtime_max"]);
+
+function ratesOf(r: Float32Array | Float64Array) {
+  return {
+    req_rate: r[Mx.req] as number,
+    sess_rate: r[Mx.sess] as number,
+    bytes_in_rate: r[Mx.bin] as number,
+    bytes_out_rate: r[Mx.bout] as number,
+    http_rate: {
+      "1xx": r[Mx.h1] as number,
+      "2xx": r[Mx.h2] as number,
+      "3xx": r[Mx.h3] as number,
+      "4xx": r[Mx.h4] as number,
+      "5xx": r[Mx.h5] as number,
+      other: r[Mx.hother] as number,
+    },
+    errors_rate: r[Mx.err] as number,
+  };
+}
+
+export interface ApiDeps {
+  model: HaproxyModel;
+  wg: WgModel;
+  pool: StatsPool;
+  geo: GeoDb;
+  store: HistoryStore | null;
+  nc: NatsConnection;
+  stepMs: number;
+  sessionsTimeoutMs: number;
+  keep10sMs: number;
+}
+
+export class StatsApi {
+  readonly d: ApiDeps;
+  constructor(d: ApiDeps) {
+    this.d = d;
+  }
+
+  private fresh(cluster: string, now: number): NodeState[] {
+    return this.d.model.nodesOf(cluster).filter((n) => !this.d.model.isStale(n, now));
+  }
+
+  current(cluster: string, view: "merged" | "nodes" | "both"): Current {
+    const now = Date.now();
+    const { model } = this.d;
+    const nodes = model.nodesOf(cluster);
+    const fresh = nodes.filter((n) => !model.isStale(n, now));
+    const out: Current = {
+      cluster,
+      ts: now,
+      nodes: nodes.map((n) => ({
+        node: n.node,
+        ts: n.ts,
+        age_ms: now - n.ts,
+        stale: model.isStale(n, now),
+        reloads_seen: n.reloads,
+        info: n.info,
+      })),
+      info: {
+        curr_conns: fresh.reduce((a, n) => a + n.info.curr_conns, 0),
+        conn_rate: fresh.reduce((a, n) => a + n.info.conn_rate, 0),
+        sess_rate: fresh.reduce((a, n) => a + n.info.sess_rate, 0),
+        cum_req: fresh.reduce((a, n) => a + n.info.cum_req, 0),
+      },
+      frontends: [],
+      backends: [],
+      servers: [],
+    };
+    const lists = [out.frontends, out.backends, out.servers];
+    const toRow = (r: RowState, node: string | null): Row => ({
+      type: KINDS[r.t],
+      proxy: r.px,
+      server: r.t === 2 ? r.sv : null,
+      node,
+      status: r.st,
+      check_status: r.ck,
+      counters: rowCounters(r.c),
+      rates: ratesOf(r.rates),
+    });
+    if (view !== "merged")
+      for (const n of nodes) for (const r of n.rows.values()) lists[r.t]?.push(toRow(r, n.node));
+    if (view !== "nodes") {
+      const merged = new Map<string, { rows: RowState[] }>();
+      for (const n of fresh)
+        for (const [k, r] of n.rows) {
+          const m = merged.get(k);
+          if (m) m.rows.push(r);
+          else merged.set(k, { rows: [r] });
+        }
+      for (const { rows } of merged.values()) {
+        const first = rows[0] as RowState;
+        const c = new Float64Array(first.c.length).fill(Number.NaN);
+        const rates = new Float64Array(RATE_COUNT);
+        for (const [name, i] of Object.entries(HAPROXY_COL)) {
+          let sum = 0;
+          let n = 0;
+          for (const r of rows) {
+            const v = r.c[i] as number;
+            if (!Number.isNaN(v)) {
+              sum += v;
+              n++;
+            }
+          }
+          if (n > 0) c[i] = AVERAGED.has(name) ? sum / n : sum;
+        }
+        for (const r of rows)
+          for (let m = 0; m < RATE_COUNT; m++) rates[m] = (rates[m] as number) + (r.rates[m] as number);
+        const statuses = [...new Set(rows.map((r) => r.st))];
+        lists[first.t]?.push({
+          type: KINDS[first.t],
+          proxy: first.px,
+          server: first.t === 2 ? first.sv : null,
+          node: null,
+          status: statuses.join("/"),
+          check_status: first.ck,
+          counters: rowCounters(c),
+          rates: ratesOf(rates),
+        });
+      }
+    }
+    return out;
+  }
+
+  async history(
+    cluster: string,
+    q: {
+      window: number;
+      step: number;
+      frontend?: string | undefined;
+      backend?: string | undefined;
+      source: string;
+    },
+  ): Promise<z.input<typeof StatsHistoryReply>> {
+    if (q.frontend && q.backend)
+      throw validationError([
+        { field: "query.backend", message: "give frontend or backend, not both", type: "custom" },
+      ]);
+    const windowMs = q.window * 1000;
+    const memoryMs = this.d.model.opts.windowBuckets * this.d.stepMs;
+    const wantDb = q.source === "database" || (q.source === "auto" && (windowMs > memoryMs || q.step >= 60));
+    const res = wantDb && (windowMs > this.d.keep10sMs || q.step >= 60) ? 60_000 : this.d.stepMs;
+    const stepMs = Math.max(res, Math.ceil((q.step * 1000) / res) * res);
+    const points = Math.ceil(windowMs / stepMs);
+    if (points > 10_000)
+      throw validationError([
+        { field: "query.step", message: `window/step gives ${points} points; at most 10000`, type: "custom" },
+      ]);
+    const kind = q.frontend ? 0 : q.backend ? 1 : KIND_TOTAL;
+    const proxy = q.frontend ?? q.backend ?? "";
+    const series = q.frontend ? `frontend:${proxy}` : q.backend ? `backend:${proxy}` : "total";
+    const end = Math.ceil((Date.now() + 1) / stepMs) * stepMs;
+    const start = end - points * stepMs;
+    const perStep = stepMs / res;
+    // acc: points × METRICS, plus a "has data" flag per point
+    const acc = new Float64Array(points * METRICS);
+    const has = new Uint8Array(points);
+    let source: "memory" | "database";
+    if (!wantDb || !this.d.store) {
+      if (q.source === "database" && !this.d.store)
+        throw validationError([
+          { field: "query.source", message: "no database is configured", type: "custom" },
+        ]);
+      source = "memory";
+      const from = Math.floor(start / res);
+      const to = Math.floor((end - 1) / res);
+      const filter =
+        kind === KIND_TOTAL ? (t: number) => t === 0 : (t: number, px: string) => t === kind && px === proxy;
+      const g = this.d.model.gather(cluster, from, to, filter);
+      for (let b = 0; b <= to - from; b++) {
+        const p = Math.floor(((from + b) * res - start) / stepMs);
+        if (p < 0 || p >= points) continue;
+        has[p] = 1;
+        for (let m = 0; m < METRICS; m++)
+          acc[p * METRICS + m] = (acc[p * METRICS + m] as number) + (g[b * METRICS + m] as number);
+      }
+    } else {
+      source = "database";
+      const table: Table = res === 60_000 ? "stats_haproxy_1m" : "stats_haproxy_10s";
+      for (const r of await this.d.store.series(table, cluster, kind, proxy, start, end)) {
+        const p = Math.floor((r.ts - start) / stepMs);
+        if (p < 0 || p >= points) continue;
+        has[p] = 1;
+        for (let m = 0; m < METRICS; m++)
+          acc[p * METRICS + m] = (acc[p * METRICS + m] as number) + (r.v[m] as number);
+      }
+    }
+    const sec = stepMs / 1000;
+    const out: Array<Array<number | null>> = new Array(points);
+    for (let p = 0; p < points; p++) {
+      const ts = start + p * stepMs;
+      if (!has[p]) {
+        out[p] = [ts, ...new Array(STATS_SERIES_COLUMNS.length - 1).fill(null)];
+        continue;
+      }
+      const o = p * METRICS;
+      // Three decimals: float32 buckets carry no more, and the reply stays small.
+      const a = (m: number) => Math.round((acc[o + m] as number) * 1000) / 1000;
+      const w = a(Mx.w);
+      out[p] = [
+        ts,
+        r3(a(Mx.req) / sec),
+        r3(a(Mx.sess) / sec),
+        r3(a(Mx.bin) / sec),
+        r3(a(Mx.bout) / sec),
+        r3(a(Mx.h1) / sec),
+        r3(a(Mx.h2) / sec),
+        r3(a(Mx.h3) / sec),
+        r3(a(Mx.h4) / sec),
+        r3(a(Mx.h5) / sec),
+        r3(a(Mx.hother) / sec),
+        r3(a(Mx.err) / sec),
+        r3(a(Mx.scur) / perStep),
+        r3(a(Mx.qcur) / perStep),
+        w > 0 ? Math.round((a(Mx.rtw) / w) * 1000) / 1000 : null,
+        w > 0 ? Math.round((a(Mx.ttw) / w) * 1000) / 1000 : null,
+      ];
+    }
+    return {
+      cluster,
+      series,
+      window_s: Math.round(windowMs / 1000),
+      step_s: sec,
+      source,
+      resolution_s: res / 1000,
+      columns: [...STATS_SERIES_COLUMNS],
+      points: out,
+    };
+  }
+
+  async slowest(cluster: string, limit: number, windowS: number): Promise<z.input<typeof StatsSlowestReply>> {
+    const step = this.d.stepMs;
+    const to = Math.floor(Date.now() / step);
+    const buckets = Math.max(1, Math.ceil((windowS * 1000) / step));
+    const from = to - buckets + 1;
+    const rings = [...(this.d.model.windows.get(cluster)?.rings ?? new Map()).entries()].filter(([k]) =>
+      k.startsWith("1\u0001"),
+    );
+    const data = new Float32Array(rings.length * buckets * METRICS);
+    rings.forEach(([, ring], i) => {
+      for (let b = from; b <= to; b++) {
+        const off = ring.find(b);
+        if (off >= 0) data.set(ring.data.subarray(off, off + METRICS), (i * buckets + (b - from)) * METRICS);
+      }
+    });
+    const r = await this.d.pool.run({ op: "topn", n: rings.length, buckets, limit, data }, [
+      data.buffer as ArrayBuffer,
+    ]);
+    return {
+      cluster,
+      window_s: windowS,
+      backends: r.rows.map((x) => ({
+        backend: (rings[x.i] as [string, unknown])[0].slice(2),
+        rtime_ms: x.rt,
+        rtime_p50_ms: x.p50,
+        rtime_p95_ms: x.p95,
+        ttime_ms: x.tt,
+        requests: x.req,
+      })),
+    };
+  }
+
+  httpCodes(cluster: string, windowS: number): z.input<typeof StatsHttpCodesReply> {
+    const step = this.d.stepMs;
+    const to = Math.floor(Date.now() / step);
+    const from = to - Math.max(1, Math.ceil((windowS * 1000) / step)) + 1;
+    const classes = () => ({ "1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0, other: 0 });
+    const total = classes();
+    const fe: Array<{ name: string; classes: ReturnType<typeof classes> }> = [];
+    const be: Array<{ name: string; classes: ReturnType<typeof classes> }> = [];
+    for (const [k, ring] of this.d.model.windows.get(cluster)?.rings ?? []) {
+      const c = classes();
+      for (let b = from; b <= to; b++) {
+        const off = ring.find(b);
+        if (off < 0) continue;
+        const d = ring.data;
+        c["1xx"] += d[off + Mx.h1] as number;
+        c["2xx"] += d[off + Mx.h2] as number;
+        c["3xx"] += d[off + Mx.h3] as number;
+        c["4xx"] += d[off + Mx.h4] as number;
+        c["5xx"] += d[off + Mx.h5] as number;
+        c.other += d[off + Mx.hother] as number;
+      }
+      const name = k.slice(2);
+      if (k.startsWith("0\u0001")) {
+        fe.push({ name, classes: c });
+        for (const key of Object.keys(total) as Array<keyof typeof total>) total[key] += c[key];
+      } else be.push({ name, classes: c });
+    }
+    return {
+      cluster,
+      window_s: windowS,
+      total: Object.values(total).reduce((a, b) => a + b, 0),
+      classes: total,
+      codes: {},
+      frontends: fe.sort((a, b) => (a.name < b.name ? -1 : 1)),
+      backends: be.sort((a, b) => (a.name < b.name ? -1 : 1)),
+    };
+  }
+
+  async sessions(cluster: string, limit: number): Promise<z.input<typeof StatsSessionsReply>> {
+    const now = Date.now();
+    const nodes = this.fresh(cluster, now);
+    const answers = await Promise.all(
+      nodes.map(async (n) => {
+        try {
+          const r = await call<HaproxySessionsReply>(
+            this.d.nc,
+            Subjects.stats.haproxySessions(cluster, n.node),
+            { limit },
+            { timeoutMs: this.d.sessionsTimeoutMs, noRespondersBudgetMs: 200 },
+          );
+          return { node: n.node, ok: true as const, r };
+        } catch (err) {
+          return { node: n.node, ok: false as const, error: (err as Error).message };
+        }
+      }),
+    );
+    const all = answers.flatMap((a) => (a.ok ? a.r.sessions.map((s) => ({ ...s, node: a.node })) : []));
+    const total = answers.reduce((t, a) => t + (a.ok ? a.r.total : 0), 0);
+    const kept = all.slice(0, limit);
+    const ips = [...new Set(kept.map((s) => s.src).filter((s): s is string => !!s))];
+    const geo = await this.d.pool.geoip(this.d.geo, ips);
+    const byIp = new Map(ips.map((ip, i) => [ip, geo[i]]));
+    const byCountry: Record<string, number> = {};
+    const sessions = kept.map((s) => {
+      const g = (s.src ? byIp.get(s.src) : undefined) ?? {
+        label: "reserved" as const,
+        range: "non-ip",
+        country: null,
+        asn: null,
+        as_org: null,
+      };
+      const key = g.label === "public" ? (g.country ?? "unknown") : g.label;
+      byCountry[key] = (byCountry[key] ?? 0) + 1;
+      return { ...s, geo: g };
+    });
+    return {
+      cluster,
+      ts: now,
+      total,
+      truncated: total > kept.length || answers.some((a) => a.ok && a.r.truncated),
+      nodes: answers.map((a) => ({
+        node: a.node,
+        ok: a.ok,
+        total: a.ok ? a.r.total : 0,
+        error: a.ok ? null : a.error,
+      })),
+      by_country: byCountry,
+      sessions,
+    };
+  }
+
+  geoipStatus(): z.input<typeof GeoipStatusReply> {
+    const g = this.d.geo;
+    const i = g.info;
+    return {
+      database: i?.path ?? "",
+      source: i?.source ?? "bundled",
+      type: i?.type ?? "",
+      build_date: i?.buildDate ?? "",
+      records: i?.records ?? 0,
+      ip_version: i?.ipVersion ?? 0,
+      last_reload: g.lastReload?.toISOString() ?? null,
+      reloads: g.reloads,
+      fallback: g.fallback,
+      asn_database: g.asnPath,
+      last_error: g.lastError,
+    };
+  }
+
+  wireguard(
+    iface: string,
+    q: { window: number; step: number; peer?: string | undefined },
+  ): z.input<typeof StatsWgReply> {
+    const now = Date.now();
+    const peers = this.d.wg.ifaces.get(iface) ?? new Map();
+    const res = this.d.wg.stepMs;
+    const stepMs = Math.max(res, Math.ceil((q.step * 1000) / res) * res);
+    const points = Math.ceil((q.window * 1000) / stepMs);
+    const end = Math.ceil((now + 1) / stepMs) * stepMs;
+    const start = end - points * stepMs;
+    const out: z.input<typeof StatsWgReply>["peers"] = [];
+    for (const p of peers.values()) {
+      if (q.peer && p.publicKey !== q.peer && p.peerId !== q.peer) continue;
+      const nodes = [...p.nodes.values()];
+      const latest = nodes.reduce((a, b) => (b.ts > a.ts ? b : a), nodes[0] as (typeof nodes)[number]);
+      const history: Array<Array<number | null>> = [];
+      for (let i = 0; i < points; i++) {
+        const ts = start + i * stepMs;
+        let rx = 0;
+        let tx = 0;
+        let hs = 0;
+        let any = false;
+        for (let b = ts / res; b < (ts + stepMs) / res; b++) {
+          const off = p.ring.find(b);
+          if (off < 0) continue;
+          any = true;
+          rx += p.ring.data[off + WG_RX] as number;
+          tx += p.ring.data[off + WG_TX] as number;
+          const h = p.ring.data[off + WG_HS] as number;
+          if (h > 0) hs = hs === 0 ? h : Math.min(hs, h);
+        }
+        history.push(
+          any
+            ? [ts, rx / (stepMs / 1000), tx / (stepMs / 1000), hs > 0 ? hs - 1 : null]
+            : [ts, null, null, null],
+        );
+      }
+      out.push({
+        public_key: p.publicKey,
+        peer_id: p.peerId,
+        nodes: nodes.map((n) => n.node).sort(),
+        endpoint: latest?.endpoint ?? null,
+        latest_handshake: Math.max(0, ...nodes.map((n) => n.handshake)),
+        rx_bytes: nodes.reduce((a, n) => a + n.rx, 0),
+        tx_bytes: nodes.reduce((a, n) => a + n.tx, 0),
+        rx_rate: nodes.reduce((a, n) => a + n.rxRate, 0),
+        tx_rate: nodes.reduce((a, n) => a + n.txRate, 0),
+        history,
+      });
+    }
+    return { interface: iface, ts: now, peers: out };
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * History in PostgreSQL: completed 10 s buckets of every frontend, backend and the cluster
+ * total (`stats_haproxy_10s`, kept `EP_STATS_RETENTION_10S_H`), rolled up per minute in the
+ * worker pool (`stats_haproxy_1m`, kept `EP_STATS_RETENTION_1M_D`). Only the lease holder
+ * writes (`HistoryWriter.tick`); every write is `ON CONFLICT DO NOTHING` on the primary key,
+ * so a writer that overlaps another (or repeats itself after a takeover) adds no duplicate.
+ * After a takeover the new writer continues from the newest bucket in the table.
+ */
+import pg from "pg";
+import type { HaproxyModel } from "./model.ts";
+import type { StatsPool } from "./pool.ts";
+import { METRICS } from "./window.ts";
+
+export const KIND_TOTAL = 9;
+export type Table = "stats_haproxy_10s" | "stats_haproxy_1m";
+const VALUE_COLS = [
+  "sess",
+  "req",
+  "bytes_in",
+  "bytes_out",
+  "h1xx",
+  "h2xx",
+  "h3xx",
+  "h4xx",
+  "h5xx",
+  "hother",
+  "errors",
+  "scur",
+  "qcur",
+  "rtime_w",
+  "ttime_w",
+  "weight",
+] as const;
+
+export interface HistRow {
+  cluster: string;
+  kind: number;
+  proxy: string;
+  ts: number;
+  v: ArrayLike<number>;
+}
+
+export class HistoryStore {
+  readonly pool: pg.Pool;
+  constructor(url: string, max = 4) {
+    this.pool = new pg.Pool({ connectionString: url, max });
+    this.pool.on("error", () => undefined);
+  }
+
+  async insert(table: Table, rows: readonly HistRow[], writer: string): Promise<number> {
+    if (rows.length === 0) return 0;
+    const cols: unknown[][] = [[], [], [], []];
+    const vals: number[][] = VALUE_COLS.map(() => []);
+    for (const r of rows) {
+      cols[0]?.push(r.cluster);
+      cols[1]?.push(r.kind);
+      cols[2]?.push(r.proxy);
+      cols[3]?.push(new Date(r.ts).toISOString());
+      for (let m = 0; m < METRICS; m++) vals[m]?.push(r.v[m] as number);
+    }
+    const params = [...cols, ...vals];
+    const casts = ["text[]", "int2[]", "text[]", "timestamptz[]", ...VALUE_COLS.map(() => "float4[]")];
+    const sql = `INSERT INTO ${table} (cluster, kind, proxy, ts, ${VALUE_COLS.join(", ")}, written_by)
+      SELECT *, $${params.length + 1}::text FROM unnest(${casts.map((c, i) => `$${i + 1}::${c}`).join(", ")})
+      ON CONFLICT DO NOTHING`;
+    const r = await this.pool.query(sql, [...params, writer]);
+    return r.rowCount ?? 0;
+  }
+
+  /** Newest bucket start of a table (ms), or null. */
+  async newest(table: Table, cluster?: string): Promise<number | null> {
+    const r = await this.pool.query<{ m: Date | null }>(
+      cluster ? `SELECT max(ts) AS m FROM ${table} WHERE cluster = $1` : `SELECT max(ts) AS m FROM ${table}`,
+      cluster ? [cluster] : [],
+    );
+    return r.rows[0]?.m ? r.rows[0].m.getTime() : null;
+  }
+
+  async oldest(table: Table): Promise<number | null> {
+    const r = await this.pool.query<{ m: Date | null }>(`SELECT min(ts) AS m FROM ${table}`);
+    return r.rows[0]?.m ? r.rows[0].m.getTime() : null;
+  }
+
+  /** One series' buckets in [from, to), as ts-sorted rows. */
+  async series(
+    table: Table,
+    cluster: string,
+    kind: number,
+    proxy: string,
+    from: number,
+    to: number,
+  ): Promise<Array<{ ts: number; v: number[] }>> {
+    const r = await this.pool.query({
+      text: `SELECT (extract(epoch FROM ts) * 1000)::float8 AS t, ${VALUE_COLS.join(", ")} FROM ${table}
+        WHERE cluster = $1 AND kind = $2 AND proxy = $3 AND ts >= $4 AND ts < $5 ORDER BY ts`,
+      values: [cluster, kind, proxy, new Date(from).toISOString(), new Date(to).toISOString()],
+      rowMode: "array",
+    });
+    return (r.rows as number[][]).map((row) => ({ ts: row[0] as number, v: row.slice(1) }));
+  }
+
+  /** Every 10 s row of [from, to) (a rollup's input). */
+  async range(from: number, to: number): Promise<HistRow[]> {
+    const r = await this.pool.query({
+      text: `SELECT cluster, kind, proxy, (extract(epoch FROM ts) * 1000)::float8 AS t, ${VALUE_COLS.join(", ")}
+        FROM stats_haproxy_10s WHERE ts >= $1 AND ts < $2 ORDER BY cluster, kind, proxy, ts`,
+      values: [new Date(from).toISOString(), new Date(to).toISOString()],
+      rowMode: "array",
+    });
+    return (r.rows as unknown[][]).map((row) => ({
+      cluster: row[0] as string,
+      kind: row[1] as number,
+      proxy: row[2] as string,
+      ts: row[3] as number,
+      v: row.slice(4) as number[],
+    }));
+  }
+
+  async retention(keep10sMs: number, keep1mMs: number, now = Date.now()): Promise<number> {
+    const a = await this.pool.query("DELETE FROM stats_haproxy_10s WHERE ts < $1", [
+      new Date(now - keep10sMs).toISOString(),
+    ]);
+    const b = await this.pool.query("DELETE FROM stats_haproxy_1m WHERE ts < $1", [
+      new Date(now - keep1mMs).toISOString(),
+    ]);
+    return (a.rowCount ?? 0) + (b.rowCount ?? 0);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+export interface WriterOptions {
+  writer: string;
+  stepMs: number;
+  /** How long after a bucket's end its samples are all in (one sampling period + slack). */
+  graceMs: number;
+  keep10sMs: number;
+  keep1mMs: number;
+  isLeader: () => boolean;
+  log?: { info(o: object, m: string): void; warn(o: object, m: string): void };
+}
+
+/** Writes completed buckets (leader only), rolls minutes up, applies retention. */
+export class HistoryWriter {
+  private readonly store: HistoryStore;
+  private readonly model: HaproxyModel;
+  private readonly pool: StatsPool;
+  private readonly o: WriterOptions;
+  /** Newest bucket written, per cluster (null = ask the table). */
+  private written = new Map<string, number>();
+  private rolled: number | null = null;
+  private lastRetention = 0;
+  private wasLeader = false;
+  rowsWritten = 0;
+
+  constructor(store: HistoryStore, model: HaproxyModel, pool: StatsPool, o: WriterOptions) {
+    this.store = store;
+    this.model = model;
+    this.pool = pool;
+    this.o = o;
+  }
+
+  async tick(now = Date.now()): Promise<void> {
+    const leader = this.o.isLeader();
+    if (leader && !this.wasLeader) {
+      // Continue from what the table has (another writer may have gone further).
+      this.written.clear();
+      this.rolled = null;
+    }
+    this.wasLeader = leader;
+    if (!leader) return;
+    const step = this.o.stepMs;
+    const complete = Math.floor((now - this.o.graceMs) / step) - 1;
+    for (const [cluster, win] of this.model.windows) {
+      let last = this.written.get(cluster);
+      if (last === undefined) {
+        const newest = await this.store.newest("stats_haproxy_10s", cluster);
+        last = newest === null ? -1 : Math.floor(newest / step);
+      }
+      // Never the first (partial) bucket this instance saw, never beyond what the ring holds.
+      const cap = this.model.opts.windowBuckets;
+      const from = Math.max(last + 1, win.firstBucket + 1, complete - cap + 2);
+      if (from > complete) continue;
+      const rows: HistRow[] = [];
+      for (let b = from; b <= complete; b++) {
+        const total = new Float64Array(METRICS);
+        let any = false;
+        for (const [k, ring] of win.rings) {
+          const off = ring.find(b);
+          if (off < 0) continue;
+          const sep = k.indexOf("\u0001");
+          const kind = Number(k.slice(0, sep));
+          const v = ring.data.subarray(off, off + METRICS);
+          rows.push({ cluster, kind, proxy: k.slice(sep + 1), ts: b * step, v });
+          if (kind === 0) {
+            any = true;
+            for (let m = 0; m < METRICS; m++) total[m] = (total[m] as number) + (v[m] as number);
+          }
+        }
+        if (any) rows.push({ cluster, kind: KIND_TOTAL, proxy: "", ts: b * step, v: total });
+      }
+      if (!this.o.isLeader()) return;
+      this.rowsWritten += await this.store.insert("stats_haproxy_10s", rows, this.o.writer);
+      this.written.set(cluster, complete);
+    }
+    await this.rollup(complete);
+    if (now - this.lastRetention > 60_000) {
+      this.lastRetention = now;
+      await this.store.retention(this.o.keep10sMs, this.o.keep1mMs, now);
+    }
+  }
+
+  /** Roll completed minutes of the 10 s table into the 1 min table (at most 60 per tick). */
+  private async rollup(completeBucket: number): Promise<void> {
+    const minute = 60_000;
+    const doneUntil = Math.floor(((completeBucket + 1) * this.o.stepMs) / minute) * minute; // exclusive
+    if (this.rolled === null) {
+      const newest = await this.store.newest("stats_haproxy_1m");
+      if (newest !== null) this.rolled = newest + minute;
+      else {
+        const oldest = await this.store.oldest("stats_haproxy_10s");
+        if (oldest === null) return;
+        this.rolled = Math.floor(oldest / minute) * minute;
+      }
+    }
+    const slots = minute / this.o.stepMs;
+    for (let n = 0; n < 60 && (this.rolled as number) < doneUntil; n++) {
+      const start: number = this.rolled as number;
+      const rows = await this.store.range(start, start + minute);
+      if (rows.length > 0) {
+        // Group per series: k buckets each, padded to the longest group.
+        const groups = new Map<string, HistRow[]>();
+        for (const r of rows) {
+          const key = `${r.cluster}\u0001${r.kind}\u0001${r.proxy}`;
+          const g = groups.get(key);
+          if (g) g.push(r);
+          else groups.set(key, [r]);
+        }
+        const keys = [...groups.keys()];
+        const data = new Float32Array(keys.length * slots * METRICS);
+        keys.forEach((key, i) => {
+          (groups.get(key) as HistRow[]).forEach((r, j) => {
+            if (j < slots) data.set(Array.from(r.v), (i * slots + j) * METRICS);
+          });
+        });
+        const out = await this.pool.run({ op: "rollup", n: keys.length, k: slots, slots, data }, [
+          data.buffer as ArrayBuffer,
+        ]);
+        const agg: HistRow[] = keys.map((key, i) => {
+          const first = (groups.get(key) as HistRow[])[0] as HistRow;
+          return {
+            cluster: first.cluster,
+            kind: first.kind,
+            proxy: first.proxy,
+            ts: start,
+            v: out.data.subarray(i * METRICS, (i + 1) * METRICS),
+          };
+        });
+        if (!this.o.isLeader()) return;
+        await this.store.insert("stats_haproxy_1m", agg, this.o.writer);
+      }
+      this.rolled = start + minute;
+    }
+  }
+}
