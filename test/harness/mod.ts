@@ -25,5 +25,6 @@ export {
 } from "./netns.ts";
 export { freePort } from "./ports.ts";
 export { adminDatabaseUrl, createTestDatabase, type TestDatabase } from "./postgres.ts";
+export { findStrays, killStrays } from "./strays.ts";
 export { type TmpDir, tmpDir } from "./tmp.ts";
 export { type WaitForOptions, waitFor } from "./wait.ts";

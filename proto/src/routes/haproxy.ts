@@ -238,12 +238,12 @@ export const haproxyReloadRoute = control(
 export const haproxyStartRoute = control(
   "start",
   "Start haproxy on every node",
-  "Starts haproxy with the current configuration where it is not running.",
+  "Starts haproxy with the current configuration where it is not running. Driven by the agent with the `child` and `pid` control strategies (`pid`: the configured pidfile's master, started like a child when none runs); `systemd`/`s6`/`none` are detect-only: such a node answers `ok: false` naming the supervisor to use.",
 );
 export const haproxyStopRoute = control(
   "stop",
   "Stop haproxy on every node",
-  'Requires `{"confirm": true}`: traffic stops.',
+  'Requires `{"confirm": true}`: traffic stops. `child` and `pid` strategies: SIGTERM to the master named by the master socket or the pidfile; `systemd`/`s6`/`none` are detect-only (`ok: false`, stop it through the supervisor).',
 );
 
 export const haproxyControlStrategyRoute = defineRoute({
@@ -251,6 +251,8 @@ export const haproxyControlStrategyRoute = defineRoute({
   method: "GET",
   path: `${P}/control-strategy`,
   summary: "How the agent starts/stops haproxy",
+  description:
+    "The strategy in force and every one detected. `child` and `pid` (an existing master found by its pidfile, driven by signals and its master CLI) are driven by the agent; `systemd` and `s6` are detected and reported only — reloads still go through the master CLI, start/stop are left to the supervisor.",
   tags,
   auth: "principal",
   permission: Perm.HaproxyRead,

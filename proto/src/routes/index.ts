@@ -5,6 +5,8 @@ import { authRoutes } from "./auth.ts";
 import { auditRoutes } from "./auth-audit.ts";
 import { eventRoutes } from "./events.ts";
 import { haproxyRoutes } from "./haproxy.ts";
+import { haproxyLogRoutes } from "./haproxy-logs.ts";
+import { haproxyRuntimeRoutes } from "./haproxy-runtime.ts";
 import { localRoutes } from "./mesh.ts";
 import type { RouteSpec } from "./route.ts";
 import { meRoute, setupCompleteRoute, setupStatusRoute } from "./setup.ts";
@@ -16,6 +18,8 @@ export * from "./auth.ts";
 export * from "./auth-audit.ts";
 export * from "./events.ts";
 export * from "./haproxy.ts";
+export * from "./haproxy-logs.ts";
+export * from "./haproxy-runtime.ts";
 export * from "./mesh.ts";
 export * from "./route.ts";
 export * from "./setup.ts";
@@ -34,5 +38,7 @@ export const routes: readonly RouteSpec[] = Object.freeze([
   ...wireguardRoutes,
   ...eventRoutes,
   ...haproxyRoutes,
+  ...haproxyRuntimeRoutes,
+  ...haproxyLogRoutes,
   ...statsRoutes,
 ]);

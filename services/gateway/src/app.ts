@@ -9,6 +9,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { type GatewayConfig, trustProxyOption } from "./config.ts";
+import { createLogStreams } from "./logs/sse.ts";
 import { type Authenticator, createAuthenticator } from "./plugins/auth.ts";
 import { docsPlugin } from "./plugins/docs.ts";
 import { errorsPlugin } from "./plugins/errors.ts";
@@ -81,6 +82,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     log: deps.log,
     instance: config.EP_SERVICE_INSTANCE ?? `${hostname()}-${process.pid}`,
   });
+  // Issue 7: live haproxy logs as SSE (gateway-local, reads the log subject directly).
+  const logStreams = createLogStreams(app, { nc: deps.nc, log: deps.log });
   const health = createHealth(deps.nc);
   registerRouteTable(app, deps.routes, {
     nc: deps.nc,
@@ -96,6 +99,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
       },
       "health.mesh": async () => health.mesh(),
       ...events.handlers,
+      ...logStreams.handlers,
     },
   });
   return { app, auth };

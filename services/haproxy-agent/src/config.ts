@@ -30,6 +30,20 @@ export const HaproxyAgentEnv = BaseEnv.extend({
       "How to start/stop haproxy: auto-detect, a managed child, systemd, s6, an existing master (pid), none.",
     ),
   EP_HAPROXY_MASTER_SOCKET: z.string().optional().describe("Master CLI socket (default <dir>/master.sock)."),
+  EP_HAPROXY_PID_FILE: z
+    .string()
+    .regex(/^\/[A-Za-z0-9_./-]+$/, "an absolute path of letters, digits, '_', '.', '/', '-'")
+    .optional()
+    .describe(
+      "Pidfile of the master (default <dir>/haproxy.pid). With EP_HAPROXY_CONTROL=pid: the pidfile of an existing master the agent drives by signals.",
+    ),
+  EP_HAPROXY_CONFIG_FILE: z
+    .string()
+    .regex(/^\/[A-Za-z0-9_./-]+$/, "an absolute path of letters, digits, '_', '.', '/', '-'")
+    .optional()
+    .describe(
+      "The file haproxy reads (default <dir>/haproxy.cfg); for an existing master (pid), the one its `-f` names.",
+    ),
   EP_HAPROXY_CERT_DIR: z
     .string()
     .regex(/^\/[A-Za-z0-9_./-]+$/)
@@ -86,6 +100,22 @@ export const HaproxyAgentEnv = BaseEnv.extend({
     .max(600_000)
     .default(10_000)
     .describe("Node status heartbeat (and supervision) interval."),
+  // ---- issue 7: stats feed, live logs
+  EP_HAPROXY_SAMPLE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(600_000)
+    .default(2000)
+    .describe("Stats sample period (`show info` + `show stat` published for the stats service); 0 = off."),
+  EP_HAPROXY_LOGS: bool("true").describe("Listen for haproxy's logs (loopback UDP) and publish them parsed."),
+  EP_HAPROXY_LOG_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .default(0)
+    .describe("UDP port of the log listener on 127.0.0.1 (0 = pick one, remembered in <dir>/log-port)."),
 });
 export type HaproxyAgentEnv = z.infer<typeof HaproxyAgentEnv>;
 

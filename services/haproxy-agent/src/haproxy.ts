@@ -52,7 +52,7 @@ export function parseShowProc(text: string): ProcInfo | null {
 export async function socketCommand(
   path: string,
   cmd: string,
-  opts: { retryMs?: number; timeoutMs?: number } = {},
+  opts: { retryMs?: number; timeoutMs?: number; retryEveryMs?: number } = {},
 ): Promise<string> {
   const deadline = Date.now() + (opts.retryMs ?? 2000);
   for (;;) {
@@ -81,7 +81,7 @@ export async function socketCommand(
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if ((code === "ENOENT" || code === "ECONNREFUSED" || code === "ECONNRESET") && Date.now() < deadline) {
-        await sleep(20);
+        await sleep(opts.retryEveryMs ?? 20);
         continue;
       }
       throw err;
@@ -151,10 +151,10 @@ export class HaproxyProcess {
   }
 
   /** `show proc`, or null when no master answers. */
-  async showProc(retryMs = 300): Promise<ProcInfo | null> {
+  async showProc(retryMs = 300, retryEveryMs = 20): Promise<ProcInfo | null> {
     try {
       return parseShowProc(
-        await socketCommand(this.paths.masterSocket, "show proc", { retryMs, timeoutMs: 5000 }),
+        await socketCommand(this.paths.masterSocket, "show proc", { retryMs, timeoutMs: 5000, retryEveryMs }),
       );
     } catch {
       return null;
@@ -232,23 +232,35 @@ export class HaproxyProcess {
     throw new Error(`haproxy did not start within ${timeoutMs} ms: ${alerts(await this.logSince(offset))}`);
   }
 
-  /** Reload through the master CLI and confirm with `show proc`. */
-  async reload(timeoutMs: number): Promise<ProcInfo> {
-    const before = await this.showProc(1000);
+  /**
+   * Reload through the master CLI and confirm with `show proc`. The master re-executes
+   * itself and parses the new file (as long as `haproxy -c` takes, more for big files),
+   * so the poll starts tight (2 ms) and backs off to 25 ms; connects are retried every
+   * 3 ms while the master socket is away during the re-exec.
+   */
+  async reload(timeoutMs: number, ph?: { mark(name: string): void }, known?: ProcInfo): Promise<ProcInfo> {
+    const before = known ?? (await this.showProc(1000));
     if (!before) throw new Error("haproxy is not running (no answer on the master socket)");
     const offset = await this.logOffset();
+    ph?.mark("reload_before");
     await socketCommand(this.paths.masterSocket, "reload", { retryMs: 1000, timeoutMs: 5000 });
+    ph?.mark("reload_cmd");
     const deadline = Date.now() + timeoutMs;
+    let pause = 2;
     while (Date.now() < deadline) {
-      await sleep(10);
-      const p = await this.showProc(200);
+      await sleep(pause);
+      pause = Math.min(25, pause * 1.5);
+      const p = await this.showProc(200, 3);
       if (!p) continue; // re-exec in progress
       if (p.reloads > before.reloads) {
         if (p.failed > 0)
           throw new Error(
             `reload failed: ${alerts(await this.logSince(offset)) || "haproxy reported [failed]"}`,
           );
-        if (p.workers.some((w) => !before.workers.includes(w))) return p;
+        if (p.workers.some((w) => !before.workers.includes(w))) {
+          ph?.mark("reload_confirm");
+          return p;
+        }
       }
     }
     throw new Error(`reload not confirmed within ${timeoutMs} ms`);

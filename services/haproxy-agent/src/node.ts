@@ -6,13 +6,14 @@
  * restored and the old worker keeps serving: never a half-applied state. Applies are
  * serialised and coalesced (only the newest desired revision is applied).
  */
-import { copyFile, mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { copyFile, link, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HaproxySubjects, type Logger, type NodeStatus, StateDocument } from "@edgeplane/proto";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KvWatchEntry } from "@nats-io/kv";
 import { haproxyCheck } from "./check.ts";
 import { alerts, HaproxyProcess, type ProcInfo } from "./haproxy.ts";
+import { Phases } from "./phases.ts";
 import { type Rendered, type RenderOptions, render, runtimePaths } from "./render.ts";
 import { type ClusterStore, decodeStored, type StoredState } from "./store.ts";
 
@@ -25,12 +26,18 @@ export interface NodeAgentOptions {
   version: string | null;
   strategy: NodeStatus["control_strategy"];
   masterSocket: string;
+  /** Master pidfile (default `<dir>/haproxy.pid`; strategy `pid`: the existing master's). */
+  pidFile?: string;
+  /** The file haproxy reads (default `<dir>/haproxy.cfg`). */
+  cfgFile?: string;
   certDir: string;
   portOffset: number;
   noreuseport: boolean;
   reloadTimeoutMs: number;
   heartbeatMs: number;
   onExit: "stop" | "keep";
+  /** Issue 7: node-local render settings (the agent's syslog target). */
+  logTarget?: string;
   store: ClusterStore;
   js: JetStreamClient;
   log: Logger;
@@ -52,6 +59,15 @@ async function writeAtomic(path: string, data: string): Promise<void> {
     await fh.close();
   }
   await rename(tmp, path);
+}
+
+async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -78,16 +94,25 @@ export class NodeAgent {
   desired: { revision: number; stored: StoredState | null } = { revision: 0, stored: null };
   status: NodeStatus;
   private marker: Marker = { revision: 0, hash: "", stopped: false };
+  /** When the watch delivered the newest revision (for the phase log). */
+  private received = { revision: 0, lagMs: 0, decodeMs: 0 };
   private running = false;
   private dirty = false;
   private closed = false;
   private busy: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private watchStop: (() => void) | undefined;
+  /**
+   * Issue 7 hooks, run on the convergence chain: `onBeforeApply` before a revision is
+   * rendered (fetch the certificate files it references), `onApplied` after a revision is
+   * serving or a manual reload (re-apply runtime intents).
+   */
+  onBeforeApply: ((stored: StoredState) => Promise<void>) | undefined;
+  onApplied: ((reloaded: boolean) => Promise<void>) | undefined;
 
   constructor(o: NodeAgentOptions) {
     this.o = o;
-    this.cfgPath = join(o.dir, "haproxy.cfg");
+    this.cfgPath = o.cfgFile ?? join(o.dir, "haproxy.cfg");
     const rt = runtimePaths(o.dir);
     this.renderOpts = {
       runDir: o.dir,
@@ -95,12 +120,13 @@ export class NodeAgent {
       certDir: o.certDir,
       portOffset: o.portOffset,
       noreuseport: o.noreuseport,
+      ...(o.logTarget ? { logTarget: o.logTarget } : {}),
     };
     this.proc = new HaproxyProcess({
       bin: o.bin ?? "haproxy",
       cfg: this.cfgPath,
       masterSocket: o.masterSocket,
-      pidFile: join(o.dir, "haproxy.pid"),
+      pidFile: o.pidFile ?? join(o.dir, "haproxy.pid"),
       logFile: join(o.dir, "haproxy.log"),
       adminSocket: rt.adminSocket,
       stateFile: rt.stateFile,
@@ -125,6 +151,24 @@ export class NodeAgent {
       updated_at: now,
       seen_at: now,
     };
+  }
+
+  /**
+   * The agent starts and stops haproxy itself with `child` (its own master) and `pid` (an
+   * existing master found by its pidfile, signalled; started like a child when none runs).
+   * `systemd`, `s6` and `none` are detect-only: the agent reloads through the master CLI
+   * but never starts or stops haproxy behind the supervisor's back.
+   */
+  get canStartStop(): boolean {
+    return this.o.strategy === "child" || this.o.strategy === "pid";
+  }
+
+  private notStartable(): Error {
+    return new Error(
+      `haproxy is not running and this node's control strategy is '${this.o.strategy}': start it with ${
+        this.o.strategy === "systemd" ? "systemctl" : this.o.strategy === "s6" ? "s6-svc" : "its supervisor"
+      } (the agent starts haproxy only with the child or pid strategy)`,
+    );
   }
 
   get installed(): boolean {
@@ -162,7 +206,14 @@ export class NodeAgent {
         if (e.operation !== "PUT" || e.value.length === 0) continue;
         if (e.revision <= this.desired.revision) continue;
         try {
-          this.desired = { revision: e.revision, stored: decodeStored(e.value) };
+          const t = performance.now();
+          const stored = decodeStored(e.value);
+          this.received = {
+            revision: e.revision,
+            lagMs: Date.now() - Date.parse(stored.committed_at),
+            decodeMs: performance.now() - t,
+          };
+          this.desired = { revision: e.revision, stored };
         } catch (err) {
           this.o.log.error({ err, revision: e.revision }, "stored state does not parse");
           continue;
@@ -214,59 +265,100 @@ export class NodeAgent {
     }
     if (revision === this.status.revision && this.running && this.status.state === "applied") return;
     if (revision === this.status.failed_revision && this.running) return;
-    const t0 = performance.now();
+    const ph = new Phases();
+    const t0 = ph.t0;
+    if (this.received.revision === revision) {
+      ph.ms.watch_lag = this.received.lagMs;
+      ph.ms.decode = Math.round(this.received.decodeMs * 10) / 10;
+    }
+    await this.onBeforeApply?.(stored).catch((err) => this.o.log.warn({ err }, "before-apply hook failed"));
     const rendered = this.render(stored);
+    ph.mark("render");
     if (this.running && rendered.hash === this.marker.hash) {
       // Same file as what runs: nothing to reload.
-      await this.succeed(revision, rendered.hash, t0, false);
+      await this.succeed(revision, rendered.hash, t0, false, ph);
       return;
     }
     this.status.state = "applying";
     try {
-      await this.applyFile(rendered);
+      await this.applyFile(rendered, ph, stored.validated_hash ?? null);
     } catch (err) {
       await this.fail(revision, err, t0);
       return;
     }
-    await this.succeed(revision, rendered.hash, t0, true);
+    await this.succeed(revision, rendered.hash, t0, true, ph);
   }
 
-  /** Write, check, swap and reload (or start); restores the previous file on failure. */
-  private async applyFile(r: Rendered): Promise<void> {
-    for (const m of r.maps) {
-      const exists = await readFile(m.path, "utf8").then(
-        (c) => c === m.content,
-        () => false,
-      );
-      if (!exists) await writeAtomic(m.path, m.content);
-    }
+  /**
+   * Write, check, swap and reload (or start); restores the previous file on failure.
+   *
+   * `haproxy -c` is skipped when the committing agent already ran it on this very
+   * rendering (`validatedHash` = this file's node-neutral hash): only this node's paths
+   * and port offset differ, and whatever those break (a missing certificate here, a port
+   * taken here) fails the reload, which is confirmed through `show proc` and rolled back.
+   * The file is written without fsync and made durable (file + directory) while haproxy
+   * reloads; success is reported only after both.
+   */
+  private async applyFile(
+    r: Rendered,
+    ph: Phases = new Phases(),
+    validatedHash: string | null = null,
+  ): Promise<void> {
+    await Promise.all(
+      r.maps.map(async (m) => {
+        const same = await readFile(m.path, "utf8").then(
+          (c) => c === m.content,
+          () => false,
+        );
+        if (!same) await writeAtomic(m.path, m.content);
+      }),
+    );
+    ph.mark("maps");
     const next = `${this.cfgPath}.next`;
-    await writeAtomic(next, r.cfg);
-    const chk = await haproxyCheck(this.o.bin as string, next);
-    if (!chk.ok) {
-      await rm(next, { force: true });
-      throw new Error(`haproxy -c failed: ${alerts(chk.output)}`);
+    await writeFile(next, r.cfg, { mode: 0o644 });
+    ph.mark("write");
+    if (validatedHash === null || validatedHash !== r.neutralHash) {
+      const chk = await haproxyCheck(this.o.bin as string, next);
+      ph.mark("check");
+      if (!chk.ok) {
+        await rm(next, { force: true });
+        throw new Error(`haproxy -c failed: ${alerts(chk.output)}`);
+      }
     }
+    // The previous file stays as a hard link (no copy); the rename swaps atomically.
     const prev = `${this.cfgPath}.prev`;
-    const hadPrev = await copyFile(this.cfgPath, prev).then(
+    await rm(prev, { force: true });
+    const hadPrev = await link(this.cfgPath, prev).then(
       () => true,
-      () => false,
+      () =>
+        copyFile(this.cfgPath, prev).then(
+          () => true,
+          () => false,
+        ),
     );
     await rename(next, this.cfgPath);
-    await syncDir(this.o.dir);
+    const durable = syncFile(this.cfgPath).then(() => syncDir(this.o.dir));
+    durable.catch(() => undefined);
+    ph.mark("swap");
     try {
-      if (await this.proc.showProc(1000)) {
+      const before = await this.proc.showProc(1000);
+      ph.mark("show_proc");
+      if (before) {
         await this.dumpServerState();
-        this.noteProc(await this.proc.reload(this.o.reloadTimeoutMs));
+        ph.mark("state_dump");
+        this.noteProc(await this.proc.reload(this.o.reloadTimeoutMs, ph, before));
       } else {
+        if (!this.canStartStop) throw this.notStartable();
         this.noteProc(await this.proc.start(this.o.reloadTimeoutMs));
         this.running = true;
       }
+      await durable;
+      ph.mark("fsync");
     } catch (err) {
       if (hadPrev) {
-        await copyFile(prev, this.cfgPath).catch(() => undefined);
+        await rename(prev, this.cfgPath).catch(() => copyFile(prev, this.cfgPath).catch(() => undefined));
         await syncDir(this.o.dir);
-        if (!(await this.proc.showProc(500))) {
+        if (this.canStartStop && !(await this.proc.showProc(500))) {
           // Nothing serves: bring the previous configuration back up.
           await this.proc.start(this.o.reloadTimeoutMs).then(
             (p) => this.noteProc(p),
@@ -295,17 +387,29 @@ export class NodeAgent {
     this.status.reloads = p.reloads;
   }
 
-  private async succeed(revision: number, hash: string, t0: number, reloaded: boolean): Promise<void> {
+  private async succeed(
+    revision: number,
+    hash: string,
+    t0: number,
+    reloaded: boolean,
+    ph: Phases = new Phases(),
+  ): Promise<void> {
     this.marker = { revision, hash, stopped: false };
-    await writeAtomic(join(this.o.dir, "applied.json"), JSON.stringify(this.marker));
     this.status.state = "applied";
     this.status.revision = revision;
     this.status.failed_revision = null;
     this.status.last_error = null;
     if (reloaded) this.status.last_reload_at = new Date().toISOString();
-    await this.publishStatus();
+    // A marker lost in a crash only costs one more reload at the next start.
+    await Promise.all([
+      writeAtomic(join(this.o.dir, "applied.json"), JSON.stringify(this.marker)),
+      this.publishStatus(),
+    ]);
+    ph.mark("status");
     await this.event("applied", revision, null, performance.now() - t0);
-    this.o.log.info({ revision, ms: Math.round(performance.now() - t0), reloaded }, "applied");
+    ph.mark("event");
+    this.o.log.info({ revision, ms: Math.round(performance.now() - t0), reloaded, phases: ph.ms }, "applied");
+    await this.onApplied?.(reloaded).catch((err) => this.o.log.warn({ err }, "after-apply hook failed"));
   }
 
   private async fail(revision: number, err: unknown, t0: number): Promise<void> {
@@ -370,12 +474,18 @@ export class NodeAgent {
       this.noteProc(p);
       this.status.last_reload_at = new Date().toISOString();
       await this.publishStatus();
+      await this.onApplied?.(true).catch((err) => this.o.log.warn({ err }, "after-apply hook failed"));
       return p;
     });
   }
 
   async startHaproxy(): Promise<ProcInfo> {
     if (!this.installed) throw new Error("haproxy is not installed");
+    if (!this.canStartStop) {
+      const p = await this.proc.showProc(200);
+      if (p) return p;
+      throw this.notStartable();
+    }
     this.marker.stopped = false;
     await writeAtomic(join(this.o.dir, "applied.json"), JSON.stringify(this.marker));
     const running = await this.proc.showProc(200);
@@ -392,6 +502,10 @@ export class NodeAgent {
   }
 
   async stopHaproxy(): Promise<void> {
+    if (!this.canStartStop)
+      throw new Error(
+        `this node's control strategy is '${this.o.strategy}': stop haproxy through it (the agent stops haproxy only with the child or pid strategy)`,
+      );
     await this.exclusive(async () => {
       this.marker.stopped = true;
       await writeAtomic(join(this.o.dir, "applied.json"), JSON.stringify(this.marker));

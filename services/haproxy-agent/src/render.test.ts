@@ -129,6 +129,56 @@ describe("haproxy-agent render - determinism and validity", () => {
     expect(cfg).toContain("noreuseport");
   });
 
+  it("the node-neutral hash ignores node paths and port offsets, and nothing else", () => {
+    const doc = parse(sampleDoc());
+    const a = render(doc, opts);
+    const other: RenderOptions = {
+      runDir: "/srv/other-node",
+      mapDir: "/srv/other-node/maps",
+      certDir: "/etc/other-certs",
+      portOffset: 7,
+      noreuseport: false,
+    };
+    const b = render(doc, other);
+    expect(b.cfg).not.toBe(a.cfg);
+    expect(b.neutralHash).toBe(a.neutralHash);
+    const changed = parse({ ...sampleDoc(), global: { ...sampleDoc().global, maxconn: 2001 } });
+    expect(render(changed, other).neutralHash).not.toBe(a.neutralHash);
+    const moved = parse(sampleDoc(18101));
+    expect(render(moved, opts).neutralHash).not.toBe(a.neutralHash);
+  });
+
+  it("keeps idle keep-alive connections across reloads on HTTP proxies unless the document decides", () => {
+    const base = {
+      defaults: [{ mode: "http" as const }],
+      frontends: [
+        { name: "web", binds: [{ address: "127.0.0.1", port: 18110 }], default_backend: "b" },
+        {
+          name: "raw",
+          mode: "tcp" as const,
+          binds: [{ address: "127.0.0.1", port: 18111 }],
+          default_backend: "b",
+        },
+        {
+          name: "mine",
+          options: ["no idle-close-on-response"],
+          binds: [{ address: "127.0.0.1", port: 18112 }],
+          default_backend: "b",
+        },
+      ],
+      backends: [{ name: "b", servers: [{ name: "s", address: "127.0.0.1", port: 1 }] }],
+    };
+    const { cfg } = render(parse(base), opts);
+    const section = (name: string) =>
+      cfg.split("\nfrontend ")[cfg.split("\nfrontend ").findIndex((s) => s.startsWith(name))];
+    expect(section("web")).toContain("option idle-close-on-response");
+    expect(section("raw")).not.toContain("idle-close-on-response");
+    expect(section("mine")).toContain("\n    no option idle-close-on-response\n");
+    expect(section("mine")?.match(/idle-close-on-response/g)).toHaveLength(1);
+    expect(cfg).toContain("\n    httpclient.ssl.verify none\n");
+    const lua = render(parse({ ...base, advanced: { global: ["lua-load /etc/haproxy/x.lua"] } }), opts);
+    expect(lua.cfg).not.toContain("httpclient.ssl.verify none");
+  });
   it("a full-featured document passes real haproxy -c", async () => {
     const doc = parse(sampleDoc());
     expect(crossCheck(doc)).toEqual([]);

@@ -37,6 +37,12 @@ export interface RenderOptions {
   portOffset: number;
   /** Add `noreuseport` to global (a port collision becomes an error instead of silent sharing). */
   noreuseport: boolean;
+  /**
+   * Issue 7: the agent's own syslog listener (`127.0.0.1:<port>`, node-specific, so the
+   * neutral hash sees a placeholder). Adds a global `log` line and `log global` to every
+   * `defaults` without its own `log`.
+   */
+  logTarget?: string;
 }
 
 /** The document entity a rendered line came from. */
@@ -60,6 +66,14 @@ export interface Rendered {
   maps: MapFile[];
   /** SHA-256 of `cfg` (hex). */
   hash: string;
+  /**
+   * SHA-256 of the node-neutral form of `cfg`: bind ports without the node's port offset,
+   * no `noreuseport`, and the node's directories (run, maps, certs) as placeholders. Two
+   * nodes rendering the same document with the same renderer get the same value, so a
+   * node can tell that the file it is about to load is the one the committing agent
+   * checked with `haproxy -c` (see `node.ts`).
+   */
+  neutralHash: string;
 }
 
 /** A word that needs no quoting. */
@@ -125,6 +139,8 @@ export function render(doc: StateDocument, opts: RenderOptions): Rendered {
         (_m, a: string, name: string) => `${a}(${mapPaths.get(name) ?? name})`,
       );
 
+  /** Node-neutral text of the lines that carry a node setting (index → text; null = no line). */
+  const neutralLines = new Map<number, string | null>();
   let current: Entity | undefined;
   const emit = (text: string, e: Entity | undefined = current) => {
     lines.push(text);
@@ -154,7 +170,15 @@ export function render(doc: StateDocument, opts: RenderOptions): Rendered {
   line(["master-worker"]);
   line(["stats", "socket", rt.adminSocket, "mode", "600", "level", "admin", "expose-fd", "listeners"]);
   line(["server-state-file", rt.stateFile]);
-  if (opts.noreuseport) line(["noreuseport"]);
+  if (opts.logTarget) {
+    // Issue 7: logs to the agent (parsed and published as live logs).
+    line(["log", opts.logTarget, "len", "8192", "local0", "info"]);
+    neutralLines.set(lines.length - 1, "    log <agent>");
+  }
+  if (opts.noreuseport) {
+    line(["noreuseport"]);
+    neutralLines.set(lines.length - 1, null);
+  }
   if (g.maxconn !== undefined)
     line(["maxconn", String(g.maxconn)], { kind: "global", name: "maxconn", field: "global.maxconn" });
   if (g.nbthread !== undefined)
@@ -196,6 +220,12 @@ export function render(doc: StateDocument, opts: RenderOptions): Rendered {
   if (g.hard_stop_after !== undefined) line(["hard-stop-after", dur(g.hard_stop_after)]);
   if (g.stats_timeout !== undefined) line(["stats", "timeout", dur(g.stats_timeout)]);
   raw(doc.advanced?.global ?? [], "global", "advanced.global");
+  // HAProxy 2.6 loads the whole system CA store (~150 files, 20–30 ms) at every start,
+  // reload and `haproxy -c`, only for its internal httpclient, which only Lua can use.
+  // Without Lua (it can only come from `advanced`), verification settings of that client
+  // are moot: skip the load. Last in `global` so a re-import renders byte-identically.
+  if (!(doc.advanced?.global ?? []).some((l) => /^\s*(lua-|httpclient\.)/.test(l)))
+    line(["httpclient.ssl.verify", "none"]);
 
   function raw(list: string[], name: string, field: string) {
     list.forEach((l, i) => {
@@ -207,17 +237,19 @@ export function render(doc: StateDocument, opts: RenderOptions): Rendered {
   if (doc.defaults.length === 0) {
     section("defaults", { kind: "defaults", name: "(agent)", field: "defaults" });
     line(["load-server-state-from-file", "global"]);
+    if (opts.logTarget) line(["log", "global"]); // issue 7: the agent's log target
   }
   doc.defaults.forEach((d, i) => {
     const e = { kind: "defaults", name: d.name ?? `#${i}`, field: `defaults.${i}` };
     section(d.name ? `defaults ${d.name}` : "defaults", e);
     if (d.mode) line(["mode", d.mode]);
     if (d.log) line(["log", d.log]);
+    else if (opts.logTarget) line(["log", "global"]); // issue 7: the agent's log target
     if (d.log_format) line(["log-format", quoteArg(d.log_format)]);
     if (d.maxconn !== undefined) line(["maxconn", String(d.maxconn)]);
     if (d.retries !== undefined) line(["retries", String(d.retries)]);
     if (d.balance) line(["balance", d.balance]);
-    for (const o of d.options) line(["option", o]);
+    for (const o of d.options) line(optionWords(o));
     timeouts(d.timeouts, e);
     if (d.default_server.length > 0) line(["default-server", ...d.default_server]);
     line(["load-server-state-from-file", "global"]);
@@ -279,6 +311,22 @@ export function render(doc: StateDocument, opts: RenderOptions): Rendered {
 
   // ---- proxies
   type Any = Partial<Frontend & Backend> & { name: string };
+  /**
+   * `option idle-close-on-response` (in 2.6.12 via a backport) for HTTP frontends and
+   * listens: at a reload the old worker otherwise closes idle keep-alive connections at
+   * once, racing clients that just sent a request on them (~1 failed request per reload
+   * per busy client). With it, the old worker answers the next request on each idle
+   * connection with `Connection: close`, so clients move to the new worker without an
+   * error; old workers then live until their idle connections are used or time out
+   * (`timeout http-keep-alive` / `client`; bound them with `global.hard_stop_after`).
+   * A document that sets the option either way itself (proxy or its defaults) wins.
+   */
+  const keepIdleOnReload = (p: Any) => {
+    const d = p.defaults ? doc.defaults.find((x) => x.name === p.defaults) : doc.defaults.at(-1);
+    if ((p.mode ?? d?.mode ?? "tcp") !== "http") return false;
+    const mentions = (o: string) => /^(no )?idle-close-on-response$/.test(o);
+    return !(p.options ?? []).some(mentions) && !(d?.options ?? []).some(mentions);
+  };
   const proxy = (kind: "frontend" | "backend" | "listen", p: Any, field: string, shared: Acl[]) => {
     const e: Entity = { kind, name: p.name, field };
     section(p.defaults ? `${kind} ${p.name} from ${p.defaults}` : `${kind} ${p.name}`, e);
@@ -299,7 +347,8 @@ export function render(doc: StateDocument, opts: RenderOptions): Rendered {
     }
     if (p.log) line(["log", p.log]);
     if (p.log_format) line(["log-format", quoteArg(p.log_format)]);
-    for (const o of p.options ?? []) line(["option", o]);
+    if (kind !== "backend" && keepIdleOnReload(p)) line(["option", "idle-close-on-response"]);
+    for (const o of p.options ?? []) line(optionWords(o));
     if (p.retries !== undefined) line(["retries", String(p.retries)]);
     timeouts(p.timeouts ?? {}, e);
     if (p.http_check) {
@@ -447,6 +496,13 @@ export function render(doc: StateDocument, opts: RenderOptions): Rendered {
     if (b.maxconn !== undefined) words.push("maxconn", String(b.maxconn));
     if (b.name) words.push("name", b.name);
     line(words, e);
+    if (opts.portOffset !== 0) {
+      words[1] = bindAddr(b, 0);
+      neutralLines.set(
+        lines.length - 1,
+        `    ${words.filter((w): w is string => typeof w === "string" && w.length > 0).join(" ")}`,
+      );
+    }
   }
   function server(s: Server, e: Entity) {
     line(
@@ -493,7 +549,35 @@ export function render(doc: StateDocument, opts: RenderOptions): Rendered {
   });
 
   const cfg = `${lines.join("\n")}\n`;
-  return { cfg, entities, maps, hash: createHash("sha256").update(cfg).digest("hex") };
+  let neutral =
+    neutralLines.size === 0
+      ? cfg
+      : `${lines
+          .flatMap((l, i) => {
+            const n = neutralLines.get(i);
+            return n === undefined ? [l] : n === null ? [] : [n];
+          })
+          .join("\n")}\n`;
+  const dirs: Array<[string, string]> = [
+    [opts.mapDir, "<maps>"],
+    [opts.certDir, "<certs>"],
+    [opts.runDir, "<run>"],
+  ];
+  // Longest first: the map and cert directories usually live inside the run directory.
+  for (const [dir, tag] of dirs.sort((a, b) => b[0].length - a[0].length))
+    if (dir.length > 1) neutral = neutral.replaceAll(dir, tag);
+  return {
+    cfg,
+    entities,
+    maps,
+    hash: createHash("sha256").update(cfg).digest("hex"),
+    neutralHash: createHash("sha256").update(neutral).digest("hex"),
+  };
+}
+
+/** `httplog` → `option httplog`; `no httplog` → `no option httplog`. */
+function optionWords(o: string): string[] {
+  return o.startsWith("no ") ? ["no", "option", o.slice(3)] : ["option", o];
 }
 
 function hostPort(addr: string, port: number): string {

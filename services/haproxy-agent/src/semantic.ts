@@ -9,7 +9,8 @@
  *   matter; `bind`/`server` options compare as multisets after the address; `--` in ACLs
  *   and the `listen <addr>` header shorthand are normalised;
  * - the directives the agent adds or replaces (master-worker, admin socket, pidfile,
- *   server-state-file, load-server-state-from-file, noreuseport, daemon) are ignored.
+ *   server-state-file, load-server-state-from-file, noreuseport, daemon,
+ *   `option idle-close-on-response`, `httpclient.ssl.verify none`) are ignored.
  */
 import { parseCfg } from "./cfgparse.ts";
 
@@ -87,6 +88,9 @@ export function semanticModel(text: string): Model {
       if (sec.type === "global" && (IGNORED_GLOBAL.has(kw) || (kw === "stats" && w[1] === "socket")))
         continue;
       if (kw === "load-server-state-from-file") continue;
+      // Rendered by the agent itself (render.ts): the keep-alive reload option, the CA skip.
+      if (kw === "option" && w[1] === "idle-close-on-response" && w.length === 2) continue;
+      if (kw === "httpclient.ssl.verify" && w[1] === "none" && sec.type === "global") continue;
       if (kw === "bind") w = ["bind", normAddr(w[1] ?? ""), ...w.slice(2).sort()];
       else if (kw === "server") w = ["server", w[1] ?? "", normAddr(w[2] ?? ""), ...w.slice(3).sort()];
       else if (kw === "acl") w = w.filter((x) => x !== "--");

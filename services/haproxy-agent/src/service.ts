@@ -5,10 +5,12 @@
  * cluster's latest revision (`node.ts`). It needs only NATS and the local haproxy.
  */
 
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   buildAuditEvent,
   type ControlResult,
@@ -18,6 +20,7 @@ import {
   Errors,
   type FieldIssue,
   type HandlerContext,
+  HaproxyStores,
   HaproxySubjects,
   haproxyCfgRoute,
   haproxyControlStrategyRoute,
@@ -47,7 +50,6 @@ import {
   validationError,
   withMeta,
 } from "@edgeplane/proto";
-import type { KvWatchEntry } from "@nats-io/kv";
 import { z } from "zod";
 import { validateDocument } from "./check.ts";
 import { HaproxyAgentEnv, nodeNameFrom } from "./config.ts";
@@ -55,7 +57,9 @@ import { structuralDiff, unifiedDiff } from "./diff.ts";
 import { findExecutable, haproxyVersion, run } from "./haproxy.ts";
 import { importConfig } from "./import.ts";
 import { NodeAgent } from "./node.ts";
+import { Phases } from "./phases.ts";
 import { render } from "./render.ts";
+import { startIssue7 } from "./runtime-setup.ts";
 import { ClusterStore, isOnline, type StoredState, staleError } from "./store.ts";
 
 export const VERSION = "0.1.0";
@@ -106,7 +110,7 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
     const masterSocket = config.EP_HAPROXY_MASTER_SOCKET ?? join(dir, "master.sock");
     const bin = findExecutable(config.EP_HAPROXY_BIN);
     const version = bin ? await haproxyVersion(bin) : null;
-    const detected = await detectStrategies(bin, masterSocket);
+    const detected = await detectStrategies(bin, masterSocket, config.EP_HAPROXY_PID_FILE);
     const strategy =
       config.EP_HAPROXY_CONTROL === "auto" ? (bin ? "child" : "none") : config.EP_HAPROXY_CONTROL;
     const store = await ClusterStore.open(nc, js, {
@@ -115,6 +119,9 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
       maxAgeDays: config.EP_HAPROXY_SNAPSHOT_MAX_AGE_DAYS,
     });
     const instance = config.EP_SERVICE_INSTANCE ?? `${hostname()}-${process.pid}`;
+    // Issue 7: the log listener must exist before the first render (its port is in the cfg).
+    const issue7 = await startIssue7.beforeAgent({ config, nc, cluster, node, dir, log });
+    rt.onStop(() => issue7.close());
     const agent = new NodeAgent({
       cluster,
       node,
@@ -124,12 +131,15 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
       version,
       strategy,
       masterSocket,
+      ...(config.EP_HAPROXY_PID_FILE ? { pidFile: config.EP_HAPROXY_PID_FILE } : {}),
+      ...(config.EP_HAPROXY_CONFIG_FILE ? { cfgFile: config.EP_HAPROXY_CONFIG_FILE } : {}),
       certDir,
       portOffset: config.EP_HAPROXY_PORT_OFFSET,
       noreuseport: config.EP_HAPROXY_NOREUSEPORT,
       reloadTimeoutMs: config.EP_HAPROXY_RELOAD_TIMEOUT_MS,
       heartbeatMs: config.EP_HAPROXY_HEARTBEAT_MS,
       onExit: config.EP_HAPROXY_ON_EXIT,
+      ...issue7.agentOptions,
       store,
       js,
       log,
@@ -216,108 +226,182 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
       action: string;
     }
 
-    /** validate → compare-and-set → snapshot → audit → wait for the nodes. */
+    /**
+     * validate → compare-and-set → (snapshot ∥ audit ∥ wait for the nodes). The node-result
+     * subscription and the current revision are read while `haproxy -c` runs; snapshot and
+     * audit are published while the nodes converge, and both are done before the reply.
+     */
     async function commit(doc: StateDocument, ctx: HandlerContext, o: CommitOptions) {
-      const cur = await store.current(cluster);
-      const currentRev = cur.stored ? cur.revision : 0;
-      if (o.expected === undefined && cur.stored) {
-        throw Errors.PreconditionRequired.withMessage(
-          `this cluster has state: send the revision you read (If-Match or meta.revision; current is ${currentRev})`,
-          { current_revision: currentRev },
+      const ph = new Phases();
+      // Subscribed before the commit so no node result is missed.
+      const watcherP = o.wait ? startResultWatch() : Promise.resolve(undefined);
+      watcherP.catch(() => undefined);
+      try {
+        const cur = await store.currentRaw(cluster);
+        ph.mark("read_current");
+        const currentRev = cur.stored ? cur.revision : 0;
+        if (o.expected === undefined && cur.stored) {
+          throw Errors.PreconditionRequired.withMessage(
+            `this cluster has state: send the revision you read (If-Match or meta.revision; current is ${currentRev})`,
+            { current_revision: currentRev },
+          );
+        }
+        const expected = o.expected ?? 0;
+        if (expected !== currentRev) throw staleError(currentRev);
+        if (
+          advancedOf(doc) !== advancedOf(cur.stored?.state) &&
+          !ctx.principal?.permissions.includes(Perm.HaproxyRaw)
+        ) {
+          await audit(ctx, o.action, "denied", { reason: "advanced requires haproxy:raw" });
+          throw Errors.Forbidden.create({ required: Perm.HaproxyRaw }, { permission: Perm.HaproxyRaw });
+        }
+        const v = await checkOrThrow(doc);
+        ph.mark("validate");
+        ph.ms.validate_check = Math.round(v.checkMs * 10) / 10;
+        if (!v.valid) {
+          await audit(ctx, o.action, "failure", {
+            reason: "haproxy_config_invalid",
+            expected_revision: expected,
+          });
+          throw Errors.HaproxyConfigInvalid.create({ output: v.output, hints: v.hints });
+        }
+        const state = { ...doc, meta: undefined };
+        delete (state as { meta?: unknown }).meta;
+        const docJson = JSON.stringify(state);
+        const docHash = createHash("sha256").update(docJson).digest("hex");
+        const same = cur.stored?.doc_hash
+          ? cur.stored.doc_hash === docHash
+          : cur.stored !== null && body(cur.stored.state) === body(doc);
+        if (same) {
+          return {
+            ok: true as const,
+            revision: currentRev,
+            previous_revision: currentRev,
+            unchanged: true,
+            hash: v.rendered.hash,
+            results: [],
+          };
+        }
+        const stored: StoredState = {
+          state,
+          committed_at: new Date().toISOString(),
+          committed_by: ctx.principal?.username ?? null,
+          comment: o.comment,
+          restored_from: o.restoredFrom,
+          request_id: ctx.requestId ?? null,
+          validated_hash: v.rendered.neutralHash,
+          doc_hash: docHash,
+        };
+        // The stored JSON with the document serialised once (it is the bulk of the bytes).
+        const { state: _s, ...rest } = stored;
+        const json = `{"state":${docJson},${JSON.stringify(rest).slice(1)}`;
+        ph.mark("compare");
+        const watcher = await watcherP;
+        ph.mark("watch_start");
+        let revision: number;
+        try {
+          revision = await store.commit(cluster, stored, expected, json);
+          ph.mark("kv_cas");
+        } catch (err) {
+          if (Errors.StaleRevision.is(err))
+            await audit(ctx, o.action, "failure", { reason: "stale_revision", expected_revision: expected });
+          throw err;
+        }
+        const side = Promise.all([
+          store
+            .putSnapshot(cluster, revision, stored, json)
+            .catch((err) => log.error({ err, revision }, "snapshot not stored")),
+          audit(ctx, o.action, "success", {
+            revision,
+            previous_revision: currentRev,
+            frontends: doc.frontends.length,
+            backends: doc.backends.length,
+            listens: doc.listens.length,
+            restored_from: o.restoredFrom,
+            comment: o.comment,
+          }),
+        ]).then(
+          () => null,
+          (err: unknown) => ({ err }),
         );
-      }
-      const expected = o.expected ?? 0;
-      if (expected !== currentRev) throw staleError(currentRev);
-      if (
-        advancedOf(doc) !== advancedOf(cur.stored?.state) &&
-        !ctx.principal?.permissions.includes(Perm.HaproxyRaw)
-      ) {
-        await audit(ctx, o.action, "denied", { reason: "advanced requires haproxy:raw" });
-        throw Errors.Forbidden.create({ required: Perm.HaproxyRaw }, { permission: Perm.HaproxyRaw });
-      }
-      const v = await checkOrThrow(doc);
-      if (!v.valid) {
-        await audit(ctx, o.action, "failure", {
-          reason: "haproxy_config_invalid",
-          expected_revision: expected,
-        });
-        throw Errors.HaproxyConfigInvalid.create({ output: v.output, hints: v.hints });
-      }
-      if (cur.stored && body(cur.stored.state) === body(doc)) {
+        const results = watcher ? await watcher.wait(revision, o.timeoutMs) : [];
+        ph.mark("wait_nodes");
+        const sideErr = await side;
+        ph.mark("snapshot_audit");
+        if (sideErr) throw sideErr.err;
+        log.info({ revision, ms: ph.total(), phases: ph.ms }, "committed");
         return {
           ok: true as const,
-          revision: currentRev,
+          revision,
           previous_revision: currentRev,
-          unchanged: true,
+          unchanged: false,
           hash: v.rendered.hash,
-          results: [],
+          results,
         };
+      } finally {
+        await watcherP.then(
+          (w) => w?.stop(),
+          () => undefined,
+        );
       }
-      const stored: StoredState = {
-        state: { ...doc, meta: undefined },
-        committed_at: new Date().toISOString(),
-        committed_by: ctx.principal?.username ?? null,
-        comment: o.comment,
-        restored_from: o.restoredFrom,
-        request_id: ctx.requestId ?? null,
-      };
-      delete (stored.state as { meta?: unknown }).meta;
-      // Watch node status from before the commit so no result is missed.
-      const watcher = o.wait ? await startResultWatch() : undefined;
-      let revision: number;
-      try {
-        revision = await store.commit(cluster, stored, expected);
-      } catch (err) {
-        watcher?.stop();
-        if (Errors.StaleRevision.is(err))
-          await audit(ctx, o.action, "failure", { reason: "stale_revision", expected_revision: expected });
-        throw err;
-      }
-      await store
-        .putSnapshot(cluster, revision, stored)
-        .catch((err) => log.error({ err, revision }, "snapshot not stored"));
-      await audit(ctx, o.action, "success", {
-        revision,
-        previous_revision: currentRev,
-        frontends: doc.frontends.length,
-        backends: doc.backends.length,
-        listens: doc.listens.length,
-        restored_from: o.restoredFrom,
-        comment: o.comment,
-      });
-      const results = watcher ? await watcher.wait(revision, o.timeoutMs) : [];
-      return {
-        ok: true as const,
-        revision,
-        previous_revision: currentRev,
-        unchanged: false,
-        hash: v.rendered.hash,
-        results,
-      };
     }
+
+    /**
+     * Node results pushed to the waiting PUT: a plain subscription to the node-status KV
+     * subjects of this cluster (every status put is a message there), set up with one SUB.
+     */
+    /** Node status of this cluster's members, kept current by their status puts. */
+    const members = new Map<string, NodeStatus>();
+    const nodeSubjects = `$KV.${HaproxyStores.nodesBucket}.${kvToken(cluster)}.*`;
+    const memberSub = nc.subscribe(nodeSubjects, {
+      callback: (err, m) => {
+        if (err) return;
+        if (m.data.length === 0) {
+          // A deleted/purged member.
+          for (const [n] of members)
+            if (m.subject.endsWith(`.${store.nodeKey(cluster, n)}`)) members.delete(n);
+          return;
+        }
+        try {
+          const s = JSON.parse(new TextDecoder().decode(m.data)) as NodeStatus;
+          members.set(s.node, s);
+        } catch {}
+      },
+    });
+    rt.onStop(() => memberSub.unsubscribe());
+    const membersListed = store.listNodes(cluster).then(
+      (list) => {
+        for (const s of list) if (!members.has(s.node)) members.set(s.node, s);
+      },
+      (err) => log.warn({ err }, "could not list the cluster's nodes"),
+    );
 
     async function startResultWatch() {
       const seen = new Map<string, NodeStatus>();
       let notify: (() => void) | undefined;
-      const w = await store.nodes.watch({ key: `${kvToken(cluster)}.*`, include: "updates" } as never);
-      void (async () => {
-        for await (const e of w as AsyncIterable<KvWatchEntry>) {
-          if (e.operation !== "PUT") continue;
+      const sub = nc.subscribe(nodeSubjects, {
+        callback: (err, m) => {
+          if (err) return;
           try {
-            const s = JSON.parse(new TextDecoder().decode(e.value)) as NodeStatus;
+            const s = JSON.parse(new TextDecoder().decode(m.data)) as NodeStatus;
             seen.set(s.node, s);
             notify?.();
           } catch {}
-        }
-      })();
-      const initial = await store.listNodes(cluster);
+        },
+      });
+      await nc.flush();
+      // The members this agent knows (no KV listing on the PUT path): complete once every
+      // node has sent one heartbeat since this agent started; the listing at start fills in
+      // before that (awaited briefly).
+      await Promise.race([membersListed, sleep(2000)]);
+      const initial = [...members.values()].sort((a, b) => (a.node < b.node ? -1 : 1));
       for (const s of initial) if (!seen.has(s.node)) seen.set(s.node, s);
       const expectedNodes = initial
         .filter((s) => isOnline(s, config.EP_HAPROXY_HEARTBEAT_MS))
         .map((s) => s.node);
       const offline = initial.filter((s) => !expectedNodes.includes(s.node)).map((s) => s.node);
       return {
-        stop: () => w.stop(),
+        stop: () => sub.unsubscribe(),
         async wait(revision: number, timeoutMs: number): Promise<NodeResultT[]> {
           const outcome = (n: string): NodeResultT | undefined => {
             const s = seen.get(n);
@@ -346,7 +430,7 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
               });
             }
           } finally {
-            w.stop();
+            sub.unsubscribe();
           }
           const res = expectedNodes.map(
             (n) =>
@@ -558,7 +642,7 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
       node,
       strategy,
       configured: config.EP_HAPROXY_CONTROL,
-      detected: await detectStrategies(bin, masterSocket),
+      detected: await detectStrategies(bin, masterSocket, agent.proc.paths.pidFile),
       haproxy_bin: bin ?? config.EP_HAPROXY_BIN,
       installed: version !== null,
       version,
@@ -597,15 +681,27 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
       }
       return { state: imported.state, raw_lines: imported.rawLines, dropped: imported.dropped, committed };
     });
+
+    // Issue 7: runtime control, intents, certificates, stats feed (runtime-setup.ts).
+    await issue7.afterAgent({ rt, agent, store, serve, commit });
   },
 };
 
-async function detectStrategies(bin: string | null, masterSocket: string) {
+/** Strategies available here; `pid` = a live master named by the pidfile or answering on the socket. */
+async function detectStrategies(bin: string | null, masterSocket: string, pidFile?: string) {
   const out: Array<"child" | "systemd" | "s6" | "pid" | "none"> = [];
   if (bin) out.push("child");
   if (existsSync("/run/systemd/system") && findExecutable("systemctl")) out.push("systemd");
   if (findExecutable("s6-svc")) out.push("s6");
-  if (existsSync(masterSocket)) out.push("pid");
+  const pid = pidFile ? Number.parseInt(await readFile(pidFile, "utf8").catch(() => ""), 10) : 0;
+  let alive = false;
+  if (pid > 0) {
+    try {
+      process.kill(pid, 0);
+      alive = true;
+    } catch {}
+  }
+  if (alive || existsSync(masterSocket)) out.push("pid");
   out.push("none");
   return out;
 }

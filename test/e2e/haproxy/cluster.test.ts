@@ -5,11 +5,12 @@
  * back, runtime drain surviving reloads, snapshots/diff/restore, PatchPanel aliases, import.
  */
 
+import { readFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { socketCommand } from "../../../services/haproxy-agent/src/haproxy.ts";
-import { waitFor } from "../../harness/mod.ts";
+import { findStrays, killStrays, waitFor } from "../../harness/mod.ts";
 import { backend, type Cluster, startCluster } from "./cluster.ts";
 
 let c: Cluster;
@@ -52,9 +53,16 @@ function doc(withNew: boolean): Doc {
   };
 }
 
+/**
+ * A request through node i's haproxy on a new connection: after a reload, a kept-alive
+ * connection gets one more answer from the previous worker (`option
+ * idle-close-on-response`, see render.ts), new connections reach the new configuration.
+ */
 const through = async (i: number, path: string) => {
   const a = c.agents[i];
-  const r = await fetch(`http://127.0.0.1:${c.port + (a?.offset ?? 0)}${path}`);
+  const r = await fetch(`http://127.0.0.1:${c.port + (a?.offset ?? 0)}${path}`, {
+    headers: { connection: "close" },
+  });
   return `${r.status} ${await r.text()}`;
 };
 const getState = async () => {
@@ -341,5 +349,33 @@ describe("haproxy cluster - validate and import", () => {
       "content-type": "text/plain",
     });
     expect(big.status).toBe(413);
+  });
+});
+
+describe("haproxy cluster - no haproxy outlives its test", () => {
+  it("a SIGKILLed agent's haproxy keeps serving and is adopted on restart; killStrays ends it", async () => {
+    const b = c.agents[1];
+    if (!b) throw new Error("no agent b");
+    const master = Number((await readFile(join(b.dir, "haproxy.pid"), "utf8")).trim());
+    const procs = await findStrays(b.dir);
+    expect(procs).toContain(master);
+    expect(procs.length).toBeGreaterThanOrEqual(2); // master + worker
+    await b.proc.stop("SIGKILL");
+    // Detached: traffic does not depend on the agent.
+    expect(await through(1, "/x")).toMatch(/^200 /);
+    await c.startAgent(b);
+    const adopted = await waitFor(async () => {
+      const r = await c.api("GET", "/api/v1/haproxy/clusters/default/nodes");
+      const items = (
+        (await r.json()) as { items: Array<{ node: string; agent: string; master_pid: number }> }
+      ).items;
+      return items.find((n) => n.node === "node-b" && n.agent === "agent-node-b" && n.master_pid === master);
+    });
+    expect(adopted.master_pid).toBe(master);
+    // What the cluster's close() (and every test tmpDir's dispose) does after a SIGKILL.
+    await b.proc.stop("SIGKILL");
+    expect(await killStrays(b.dir)).toContain(master);
+    expect(await findStrays(b.dir)).toEqual([]);
+    await expect(fetch(`http://127.0.0.1:${c.port + b.offset}/x`)).rejects.toThrow();
   });
 });

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import {
   authDatabase,
   freePort,
+  killStrays,
   type NatsServer,
   type ServiceProcess,
   spawnService,
@@ -124,13 +125,9 @@ export async function startCluster(
       await startAgent(a);
       disposers.push(async () => {
         await a.proc.stop();
-        // Managed haproxies kept on exit (EP_HAPROXY_ON_EXIT=keep) go with the test.
-        const pid = Number.parseInt(await readFile(join(a.dir, "haproxy.pid"), "utf8").catch(() => ""), 10);
-        if (pid > 0) {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {}
-        }
+        // The node's haproxy (master and workers) runs detached: it outlives an agent that
+        // was SIGKILLed or keeps it on exit (EP_HAPROXY_ON_EXIT=keep). It goes with the test.
+        await killStrays(a.dir);
       });
     }
     const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
