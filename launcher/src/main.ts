@@ -19,7 +19,7 @@ import { ConfigError, type LauncherConfig, loadConfig } from "./config.ts";
 import { spawnReaper } from "./guard.ts";
 import { createLogger } from "./log.ts";
 import { firstServer, startNats } from "./nats.ts";
-import { canConnect } from "./ports.ts";
+import { canConnect, freePort } from "./ports.ts";
 import { startEmbeddedPostgres } from "./postgres.ts";
 import { pendingSetupToken, setupBanner, waitReady } from "./ready.ts";
 import { acquireLock, reapStale, recordFor, removeRecord, writeRecord } from "./runfiles.ts";
@@ -141,6 +141,7 @@ async function start(): Promise<void> {
     nodeName: hostname(),
     httpPort: config.httpPort,
     logLevel: config.logLevel,
+    statsMetricsPort: await freePort(),
   };
 
   await migrate(ctx);

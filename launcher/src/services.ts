@@ -24,6 +24,8 @@ export interface MeshContext {
   readonly nodeName: string;
   readonly httpPort: number;
   readonly logLevel: LogLevel;
+  /** Port of the stats service's fleet-wide `/metrics` (loopback); unset = off. */
+  readonly statsMetricsPort?: number;
 }
 
 /** Environment of the migration run (`proto/src/runtime/migrate.ts`): auth's, own instance id. */
@@ -63,6 +65,12 @@ export function serviceEnv(name: ServiceName, base: NodeJS.ProcessEnv, ctx: Mesh
     env.EP_WG_MODE = "auto";
     env.EP_WG_STATE_DIR = join(ctx.dataDir, "wg");
     env.EP_WG_DEVICE_PREFIX = "ep";
+  }
+  if (name === "stats" && ctx.statsMetricsPort) {
+    // Fleet-wide Prometheus exposition on loopback; the stats service logs the port. An
+    // EP_STATS_METRICS_PORT of the caller's environment wins (0 turns it off).
+    env.EP_STATS_METRICS_PORT = base.EP_STATS_METRICS_PORT ?? String(ctx.statsMetricsPort);
+    env.EP_STATS_METRICS_HOST = base.EP_STATS_METRICS_HOST ?? HTTP_HOST;
   }
   return env;
 }

@@ -317,7 +317,10 @@ describe("helm chart - rendered manifests", () => {
     expect(gw.spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
     for (const s of byKind(full, "Service").filter((x) => x !== gw)) {
       expect(s.spec.clusterIP, s.metadata.name).toBe("None");
-      expect(s.spec.ports.map((p: Any) => p.name)).toEqual(["metrics"]);
+      const stats = s.metadata.labels["app.kubernetes.io/component"] === "stats";
+      expect(s.spec.ports.map((p: Any) => p.name)).toEqual(
+        stats ? ["metrics", "fleet-metrics"] : ["metrics"],
+      );
     }
     const ing = named(full, "Ingress", `${RELEASE}-edgeplane-gateway`);
     expect(ing.spec.rules[0].http.paths[0].backend.service).toEqual({
@@ -337,15 +340,36 @@ describe("helm chart - rendered manifests", () => {
         matches(m.spec.selector.matchLabels, s.metadata.labels),
       );
       expect(services, m.metadata.name).toHaveLength(1);
-      const ep = m.spec.endpoints[0];
-      expect(ep.path).toBe("/metrics");
-      expect(services[0]?.spec.ports.map((p: Any) => p.name)).toContain(ep.port);
+      for (const ep of m.spec.endpoints) {
+        expect(ep.path).toBe("/metrics");
+        expect(services[0]?.spec.ports.map((p: Any) => p.name)).toContain(ep.port);
+      }
       // …and that Service selects the component's pods.
       const pods = workloads(full).filter((w) =>
         matches(services[0]?.spec.selector, w.spec.template.metadata.labels),
       );
       expect(pods.length, m.metadata.name).toBeGreaterThan(0);
     }
+  });
+
+  it("serve the stats service's fleet-wide /metrics on its own port, scraped and let in", () => {
+    const dep = named(full, "Deployment", `${RELEASE}-edgeplane-stats`);
+    const c = podSpec(dep).containers[0];
+    expect(envOf(c).EP_STATS_METRICS_PORT?.value).toBe("9464");
+    expect(envOf(c).EP_STATS_METRICS_HOST?.value).toBe("0.0.0.0");
+    expect(c.ports).toContainEqual({ name: "fleet-metrics", containerPort: 9464, protocol: "TCP" });
+    const sm = byKind(full, "ServiceMonitor").find(
+      (m) => m.metadata.labels["app.kubernetes.io/component"] === "stats",
+    );
+    expect(sm?.spec.endpoints.map((e: Any) => e.port)).toEqual(["metrics", "fleet-metrics"]);
+    expect(sm?.spec.endpoints[1].honorLabels).toBe(true);
+    const np = byKind(full, "NetworkPolicy").find(
+      (p) => p.metadata.labels["app.kubernetes.io/component"] === "stats",
+    );
+    expect(np?.spec.ingress[0].ports).toContainEqual({ port: "fleet-metrics", protocol: "TCP" });
+    // Only the stats service has one.
+    for (const d of byKind(full, "Deployment").filter((x) => x !== dep))
+      expect(envOf(podSpec(d).containers[0]).EP_STATS_METRICS_PORT, d.metadata.name).toBeUndefined();
   });
 
   it("deny by default, let only the gateway in, and let services reach only DNS, NATS and PostgreSQL", () => {
@@ -371,7 +395,9 @@ describe("helm chart - rendered manifests", () => {
       } else {
         expect(open, component).toEqual([]); // nothing else is reachable from anywhere
         expect(
-          ingressPorts.every((p: string) => p === "metrics"),
+          ingressPorts.every(
+            (p: string) => p === "metrics" || (component === "stats" && p === "fleet-metrics"),
+          ),
           component,
         ).toBe(true);
       }

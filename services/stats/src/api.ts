@@ -17,7 +17,7 @@ import {
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { z } from "zod";
 import type { GeoDb } from "./geoip.ts";
-import { type HistoryStore, KIND_TOTAL, type Table } from "./history.ts";
+import { type HistoryStore, KIND_TOTAL, SERIES_STRIDE, type Table } from "./history.ts";
 import { type HaproxyModel, type NodeState, RATE_COUNT, type RowState, rowCounters } from "./model.ts";
 import type { StatsPool } from "./pool.ts";
 import { WG_HS, WG_RX, WG_TX, type WgModel } from "./wg.ts";
@@ -207,43 +207,54 @@ export class StatsApi {
     } else {
       source = "database";
       const table: Table = res === 60_000 ? "stats_haproxy_1m" : "stats_haproxy_10s";
-      for (const r of await this.d.store.series(table, cluster, kind, proxy, start, end)) {
-        const p = Math.floor((r.ts - start) / stepMs);
-        if (p < 0 || p >= points) continue;
-        has[p] = 1;
-        for (let m = 0; m < METRICS; m++)
-          acc[p * METRICS + m] = (acc[p * METRICS + m] as number) + (r.v[m] as number);
+      // Native resolution goes through the store's cache of settled rows; coarser steps are
+      // summed in SQL (fewer rows on the wire).
+      const { parts } =
+        stepMs === res
+          ? await this.d.store.seriesCached(table, cluster, kind, proxy, start, end)
+          : { parts: [await this.d.store.series(table, cluster, kind, proxy, start, end, stepMs)] };
+      for (const { n, data } of parts) {
+        for (let i = 0, o = 0; i < n; i++, o += SERIES_STRIDE) {
+          const p = Math.floor(((data[o] as number) - start) / stepMs);
+          if (p < 0 || p >= points) continue;
+          has[p] = 1;
+          const a = p * METRICS;
+          for (let m = 0; m < METRICS; m++) acc[a + m] = (acc[a + m] as number) + (data[o + 1 + m] as number);
+        }
       }
     }
     const sec = stepMs / 1000;
     const out: Array<Array<number | null>> = new Array(points);
+    const empty = STATS_SERIES_COLUMNS.length - 1;
+    // Three decimals: float32 buckets carry no more, and the reply stays small.
+    const a = (o: number, m: number) => Math.round((acc[o + m] as number) * 1000) / 1000;
     for (let p = 0; p < points; p++) {
       const ts = start + p * stepMs;
       if (!has[p]) {
-        out[p] = [ts, ...new Array(STATS_SERIES_COLUMNS.length - 1).fill(null)];
+        const row: Array<number | null> = new Array(empty + 1).fill(null);
+        row[0] = ts;
+        out[p] = row;
         continue;
       }
       const o = p * METRICS;
-      // Three decimals: float32 buckets carry no more, and the reply stays small.
-      const a = (m: number) => Math.round((acc[o + m] as number) * 1000) / 1000;
-      const w = a(Mx.w);
+      const w = a(o, Mx.w);
       out[p] = [
         ts,
-        r3(a(Mx.req) / sec),
-        r3(a(Mx.sess) / sec),
-        r3(a(Mx.bin) / sec),
-        r3(a(Mx.bout) / sec),
-        r3(a(Mx.h1) / sec),
-        r3(a(Mx.h2) / sec),
-        r3(a(Mx.h3) / sec),
-        r3(a(Mx.h4) / sec),
-        r3(a(Mx.h5) / sec),
-        r3(a(Mx.hother) / sec),
-        r3(a(Mx.err) / sec),
-        r3(a(Mx.scur) / perStep),
-        r3(a(Mx.qcur) / perStep),
-        w > 0 ? Math.round((a(Mx.rtw) / w) * 1000) / 1000 : null,
-        w > 0 ? Math.round((a(Mx.ttw) / w) * 1000) / 1000 : null,
+        r3(a(o, Mx.req) / sec),
+        r3(a(o, Mx.sess) / sec),
+        r3(a(o, Mx.bin) / sec),
+        r3(a(o, Mx.bout) / sec),
+        r3(a(o, Mx.h1) / sec),
+        r3(a(o, Mx.h2) / sec),
+        r3(a(o, Mx.h3) / sec),
+        r3(a(o, Mx.h4) / sec),
+        r3(a(o, Mx.h5) / sec),
+        r3(a(o, Mx.hother) / sec),
+        r3(a(o, Mx.err) / sec),
+        r3(a(o, Mx.scur) / perStep),
+        r3(a(o, Mx.qcur) / perStep),
+        w > 0 ? Math.round((a(o, Mx.rtw) / w) * 1000) / 1000 : null,
+        w > 0 ? Math.round((a(o, Mx.ttw) / w) * 1000) / 1000 : null,
       ];
     }
     return {

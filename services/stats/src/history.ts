@@ -32,6 +32,19 @@ const VALUE_COLS = [
   "weight",
 ] as const;
 
+/** Numbers per row of `HistoryStore.series`: the bucket start (ms), then the values. */
+export const SERIES_STRIDE = 1 + VALUE_COLS.length;
+
+/** Rows younger than this may still be inserted (one INSERT per tick); never cached. */
+export const SETTLE_MS = 5 * 60_000;
+/**
+ * A cache entry is rebuilt from scratch after this long, which bounds how long a row written
+ * late (a writer catching up after a database outage) can stay missing from cached replies.
+ */
+export const CACHE_REFRESH_MS = 10 * 60_000;
+/** Default row budget of the series cache: ~17 MB, e.g. 16 series of 24 h at 10 s. */
+export const DEFAULT_CACHE_ROWS = 140_000;
+
 export interface HistRow {
   cluster: string;
   kind: number;
@@ -42,7 +55,12 @@ export interface HistRow {
 
 export class HistoryStore {
   readonly pool: pg.Pool;
-  constructor(url: string, max = 4) {
+  /** Row budget of the series cache (0 = off); a 24 h series at 10 s is 8,640 rows (1.2 MB). */
+  readonly cacheRows: number;
+  private readonly cache = new Map<string, { from: number; upTo: number; data: number[]; born: number }>();
+  private cachedRows = 0;
+  constructor(url: string, max = 4, cacheRows = DEFAULT_CACHE_ROWS) {
+    this.cacheRows = cacheRows;
     this.pool = new pg.Pool({ connectionString: url, max });
     this.pool.on("error", () => undefined);
   }
@@ -81,7 +99,12 @@ export class HistoryStore {
     return r.rows[0]?.m ? r.rows[0].m.getTime() : null;
   }
 
-  /** One series' buckets in [from, to), as ts-sorted rows. */
+  /**
+   * One series' buckets in [from, to), packed: `n` rows of `SERIES_STRIDE` numbers each
+   * (bucket start in ms, then the 16 values), ts-sorted. PostgreSQL folds the rows into one
+   * text of comma-separated numbers that a single `JSON.parse` decodes: node-pg's per-field
+   * decoding (17 strings + parseFloat per row) cost more than the index-only scan itself.
+   */
   async series(
     table: Table,
     cluster: string,
@@ -89,14 +112,113 @@ export class HistoryStore {
     proxy: string,
     from: number,
     to: number,
-  ): Promise<Array<{ ts: number; v: number[] }>> {
-    const r = await this.pool.query({
-      text: `SELECT (extract(epoch FROM ts) * 1000)::float8 AS t, ${VALUE_COLS.join(", ")} FROM ${table}
-        WHERE cluster = $1 AND kind = $2 AND proxy = $3 AND ts >= $4 AND ts < $5 ORDER BY ts`,
-      values: [cluster, kind, proxy, new Date(from).toISOString(), new Date(to).toISOString()],
-      rowMode: "array",
-    });
-    return (r.rows as number[][]).map((row) => ({ ts: row[0] as number, v: row.slice(1) }));
+    stepMs?: number,
+  ): Promise<{ n: number; data: number[] }> {
+    const values: unknown[] = [
+      cluster,
+      kind,
+      proxy,
+      new Date(from).toISOString(),
+      new Date(to).toISOString(),
+    ];
+    const where = `FROM ${table} WHERE cluster = $1 AND kind = $2 AND proxy = $3 AND ts >= $4 AND ts < $5`;
+    const ms = "(date_part('epoch', ts) * 1000)";
+    let text: string;
+    if (stepMs && stepMs > (table === "stats_haproxy_1m" ? 60_000 : 10_000)) {
+      // Coarser steps are summed here (every value is a count or a weighted sum), so fewer
+      // rows cross the wire; each group is labelled with its step's start.
+      values.push(from, stepMs);
+      text = `SELECT string_agg(r, ',') FROM (SELECT concat_ws(',', t, ${VALUE_COLS.map((c) => `sum(${c}::float8)`).join(", ")}) AS r
+        FROM (SELECT (floor((${ms} - $6::float8) / $7::float8) * $7::float8 + $6::float8)::int8 AS t, ${VALUE_COLS.join(", ")} ${where}) s
+        GROUP BY t ORDER BY t) g`;
+    } else {
+      text = `SELECT string_agg(concat_ws(',', ${ms}::int8, ${VALUE_COLS.join(", ")}), ',')
+        FROM (SELECT * ${where} ORDER BY ts) s`;
+    }
+    const r = await this.pool.query({ text, values, rowMode: "array" });
+    const packed = (r.rows[0] as Array<string | null> | undefined)?.[0];
+    if (!packed) return { n: 0, data: [] };
+    const data = JSON.parse(`[${packed}]`) as number[];
+    return { n: data.length / SERIES_STRIDE, data };
+  }
+
+  /**
+   * `series` through a read-through cache of settled rows. History rows are immutable once
+   * written (the writer inserts each bucket of a cluster in one statement and never goes back
+   * to an older one), so a repeated query — a dashboard polling the last 24 h — only fetches
+   * the rows since the previous one. Entries are per series and window length (the window
+   * slides: rows that fell out are dropped), evicted least-recently-used beyond
+   * `cacheRows` rows in total. Rows newer than `SETTLE_MS` are always re-read, and an entry
+   * is rebuilt every `CACHE_REFRESH_MS`. The answer comes in packed parts (cached rows, then
+   * the rows just read) without copying the cached ones; they may start before `from`.
+   */
+  async seriesCached(
+    table: Table,
+    cluster: string,
+    kind: number,
+    proxy: string,
+    from: number,
+    to: number,
+    now = Date.now(),
+  ): Promise<{ parts: Array<{ n: number; data: number[] }> }> {
+    if (this.cacheRows <= 0) return { parts: [await this.series(table, cluster, kind, proxy, from, to)] };
+    const key = `${table}\u0001${cluster}\u0001${kind}\u0001${proxy}\u0001${to - from}`;
+    const settled = Math.min(to, now - SETTLE_MS);
+    let c = this.cache.get(key);
+    const hit = !!c && from >= c.from && to >= c.upTo && c.upTo >= from && now - c.born < CACHE_REFRESH_MS;
+    let fresh: { n: number; data: number[] };
+    if (c && hit) {
+      this.cache.delete(key); // re-inserted below: most recently used last
+      fresh = await this.series(table, cluster, kind, proxy, c.upTo, to);
+    } else {
+      if (c) {
+        this.cache.delete(key);
+        this.cachedRows -= c.data.length / SERIES_STRIDE;
+      }
+      c = undefined;
+      fresh = await this.series(table, cluster, kind, proxy, from, to);
+    }
+    // The settled prefix of what was read joins the entry (append-only: a caller still
+    // reading an earlier reply sees the same rows at the same offsets).
+    let cut = 0;
+    while (cut < fresh.data.length && (fresh.data[cut] as number) < settled) cut += SERIES_STRIDE;
+    const entry = c ?? { from, upTo: from, data: [] as number[], born: now };
+    if (entry.data.length === 0)
+      entry.data = cut === fresh.data.length ? fresh.data : fresh.data.slice(0, cut);
+    else for (let i = 0; i < cut; i++) entry.data.push(fresh.data[i] as number);
+    this.cachedRows += cut / SERIES_STRIDE;
+    entry.upTo = Math.max(entry.upTo, settled);
+    // Rows that slid out of the window: dropped once they are a tenth of the entry.
+    let old = 0;
+    while (old < entry.data.length && (entry.data[old] as number) < from) old += SERIES_STRIDE;
+    if (old > 0 && old * 10 > entry.data.length) {
+      entry.data = entry.data.slice(old);
+      this.cachedRows -= old / SERIES_STRIDE;
+    }
+    entry.from = from;
+    // Rows before `from` may still lead the cached part: callers skip rows outside the window.
+    const parts = [
+      { n: entry.data.length / SERIES_STRIDE, data: entry.data },
+      { n: (fresh.data.length - cut) / SERIES_STRIDE, data: cut ? fresh.data.slice(cut) : fresh.data },
+    ];
+    if (settled > from) {
+      this.cache.set(key, entry);
+      for (const [k, e] of this.cache) {
+        if (this.cachedRows <= this.cacheRows || k === key) break;
+        this.cache.delete(k);
+        this.cachedRows -= e.data.length / SERIES_STRIDE;
+      }
+    } else this.cachedRows -= entry.data.length / SERIES_STRIDE;
+    return { parts };
+  }
+
+  /**
+   * Keeps the visibility map current so history queries stay index-only scans (the writer
+   * calls it every few minutes; cheap: only pages changed since the last run are visited,
+   * and PostgreSQL ≥ 14 skips index vacuuming when retention left few dead rows).
+   */
+  async vacuum(): Promise<void> {
+    await this.pool.query("VACUUM stats_haproxy_10s, stats_haproxy_1m");
   }
 
   /** Every 10 s row of [from, to) (a rollup's input). */
@@ -131,6 +253,9 @@ export class HistoryStore {
   }
 }
 
+/** How often the writer vacuums the history tables (visibility map for index-only scans). */
+export const VACUUM_EVERY_MS = 5 * 60_000;
+
 export interface WriterOptions {
   writer: string;
   stepMs: number;
@@ -152,6 +277,7 @@ export class HistoryWriter {
   private written = new Map<string, number>();
   private rolled: number | null = null;
   private lastRetention = 0;
+  private lastVacuum = 0;
   private wasLeader = false;
   rowsWritten = 0;
 
@@ -209,6 +335,10 @@ export class HistoryWriter {
     if (now - this.lastRetention > 60_000) {
       this.lastRetention = now;
       await this.store.retention(this.o.keep10sMs, this.o.keep1mMs, now);
+    }
+    if (now - this.lastVacuum > VACUUM_EVERY_MS) {
+      this.lastVacuum = now;
+      await this.store.vacuum();
     }
   }
 

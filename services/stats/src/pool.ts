@@ -14,6 +14,9 @@ import {
   type WorkerError,
 } from "./pool-types.ts";
 
+/** Addresses per GeoIP task: big enough to amortise the hand-off, small enough to balance. */
+export const GEOIP_TASK_MAX = 5_000;
+
 export class PoolTaskError extends Error {
   readonly code: string;
   readonly workerName: string;
@@ -47,7 +50,12 @@ export class StatsPool {
     return r as Ok<O>;
   }
 
-  /** Enrich addresses in one task, packed (see `GeoDb.lookupPacked`). */
+  /**
+   * Enrich addresses, packed (see `GeoDb.lookupPacked`). The addresses cross as one string
+   * and the results come back as transferred typed arrays (no per-address objects either
+   * way). A large batch is cut into tasks of at most `GEOIP_TASK_MAX` addresses, so every
+   * thread gets a share and a thread slowed by other load does not hold the whole batch.
+   */
   async geoipPacked(db: GeoDb, ips: readonly string[]): Promise<Ok<"geoip">> {
     const info = db.info;
     if (!info)
@@ -56,13 +64,36 @@ export class StatsPool {
         message: "no GeoIP database loaded",
         code: "geoip_unavailable",
       });
-    return this.run({
+    const one = (part: readonly string[]) =>
+      this.run({
+        op: "geoip",
+        path: info.path,
+        asnPath: db.asnPath,
+        version: info.version,
+        ips: part.join("\n"),
+      });
+    if (ips.length <= GEOIP_TASK_MAX) return one(ips);
+    const parts: Array<readonly string[]> = [];
+    for (let i = 0; i < ips.length; i += GEOIP_TASK_MAX) parts.push(ips.slice(i, i + GEOIP_TASK_MAX));
+    const res = await Promise.all(parts.map(one));
+    const n = ips.length;
+    const out: Ok<"geoip"> = {
+      ok: true,
       op: "geoip",
-      path: info.path,
-      asnPath: db.asnPath,
-      version: info.version,
-      ips: ips.join("\n"),
-    });
+      labels: new Uint8Array(n),
+      countries: new Uint16Array(n),
+      asns: new Int32Array(n),
+      orgs: db.asnPath ? [] : null,
+    };
+    let at = 0;
+    for (const r of res) {
+      out.labels.set(r.labels, at);
+      out.countries.set(r.countries, at);
+      out.asns.set(r.asns, at);
+      if (out.orgs) for (const o of r.orgs ?? new Array(r.labels.length).fill(null)) out.orgs.push(o);
+      at += r.labels.length;
+    }
+    return out;
   }
 
   /** Enrich addresses in one task (batches of any size). */

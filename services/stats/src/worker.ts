@@ -3,6 +3,7 @@
  * rollups. Every task answers `{ok: true, ...}` or `{ok: false, error: {name, message, code}}`:
  * errors cross the thread boundary as data, never as thrown objects.
  */
+import { Piscina } from "piscina";
 import { GeoDb } from "./geoip.ts";
 import { LABEL_CODES, type PoolResult, type PoolTask } from "./pool-types.ts";
 import { METRICS, Mx } from "./window.ts";
@@ -17,6 +18,17 @@ async function geoFor(path: string, asnPath: string | null, version: string): Pr
   return geo;
 }
 
+/**
+ * A result whose typed arrays are transferred to the main thread instead of cloned: piscina
+ * moves the buffers of a top-level "transferable" (value + transfer list) it is handed.
+ */
+function moved(result: PoolResult, buffers: ArrayBufferLike[]): PoolResult {
+  return Piscina.move({
+    [Piscina.transferableSymbol]: buffers,
+    [Piscina.valueSymbol]: result,
+  } as unknown as ArrayBuffer) as unknown as PoolResult;
+}
+
 export default async function run(task: PoolTask): Promise<PoolResult> {
   try {
     switch (task.op) {
@@ -29,7 +41,12 @@ export default async function run(task: PoolTask): Promise<PoolResult> {
         const asns = new Int32Array(n).fill(-1);
         const orgs: Array<string | null> | null = task.asnPath ? new Array(n).fill(null) : null;
         geo.lookupPacked(ips, LABEL_CODES, { labels, countries, asns, orgs });
-        return { ok: true, op: "geoip", labels, countries, asns, orgs };
+        // The packed arrays are transferred, not cloned (Piscina.move marks their buffers).
+        return moved({ ok: true, op: "geoip", labels, countries, asns, orgs }, [
+          labels.buffer,
+          countries.buffer,
+          asns.buffer,
+        ]);
       }
       case "topn": {
         // series: n × buckets × METRICS (only rtw, ttw, w, req used)
@@ -81,7 +98,7 @@ export default async function run(task: PoolTask): Promise<PoolResult> {
           out[i * METRICS + Mx.scur] = (out[i * METRICS + Mx.scur] as number) / task.slots;
           out[i * METRICS + Mx.qcur] = (out[i * METRICS + Mx.qcur] as number) / task.slots;
         }
-        return { ok: true, op: "rollup", data: out };
+        return moved({ ok: true, op: "rollup", data: out }, [out.buffer]);
       }
       default:
         return { ok: false, error: { name: "TaskError", message: `unknown op`, code: "bad_task" } };
