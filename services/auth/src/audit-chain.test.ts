@@ -9,7 +9,15 @@ import { authDatabase, type TestDatabase } from "@edgeplane/test";
 import fc from "fast-check";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChainRow, canonicalJson, rowHash, signCheckpoint, ZERO_HASH } from "./audit-chain.ts";
+import {
+  type ChainRow,
+  canonicalJson,
+  canonicalRow,
+  rowHash,
+  rowHashHex,
+  signCheckpoint,
+  ZERO_HASH,
+} from "./audit-chain.ts";
 import { verifyChain } from "./audit-store.ts";
 
 const N = 300;
@@ -233,5 +241,31 @@ describe("audit chain - verification", () => {
     const r = await verifyTampered((c) => c.query("DELETE FROM audit_log WHERE seq > 290"));
     expect(r.ok).toBe(false);
     expect(r.first_bad_row).toBe(291);
+  });
+});
+
+describe("audit chain - the verifier's fast hash", () => {
+  it("rowHashHex hashes exactly what rowHash hashes, whatever the text", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.oneof(
+          fc.string(),
+          fc.string({ unit: "grapheme" }),
+          fc.string({ unit: "binary", maxLength: 2000 }),
+        ),
+        (prev, text) => {
+          const row = { ...makeRows(1)[0], summary: text, actor_name: text } as ChainRow;
+          const want = rowHash(Buffer.from(prev), row).toString("hex");
+          expect(rowHashHex(Buffer.from(prev).toString("hex"), canonicalRow(row))).toBe(want);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // Larger than the reused buffer: it grows.
+    const big = { ...makeRows(1)[0], summary: "€😀\u0001".repeat(40_000) } as ChainRow;
+    expect(rowHashHex(ZERO_HASH.toString("hex"), canonicalRow(big))).toBe(
+      rowHash(ZERO_HASH, big).toString("hex"),
+    );
   });
 });

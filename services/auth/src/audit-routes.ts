@@ -4,8 +4,8 @@
  * published in KV.
  */
 import { auditExportRoute, auditQueryRoute, auditVerifyRoute, openStream } from "@edgeplane/proto";
-import { type ChainRow, ChainWalker } from "./audit-chain.ts";
-import { loadAuditKeys, loadCheckpoints, walkRows } from "./audit-store.ts";
+import type { ChainRow } from "./audit-chain.ts";
+import { CSV_COLUMNS, loadAuditKeys, verifyChain, walkCsv } from "./audit-store.ts";
 import type { Deps } from "./deps.ts";
 
 interface Filters {
@@ -37,24 +37,6 @@ export function filterSql(f: Filters, first = 1): { where: string; params: unkno
   return { where: cond.join(" AND "), params };
 }
 
-const CSV_COLUMNS = [
-  "seq",
-  "time",
-  "actor_type",
-  "actor_id",
-  "actor_name",
-  "action",
-  "category",
-  "target_type",
-  "target_id",
-  "result",
-  "request_id",
-  "source_ip",
-  "summary",
-  "prev_hash",
-  "row_hash",
-] as const;
-
 /** One CSV cell: quoted when needed; a leading `= + - @` is neutralised (spreadsheet formula injection). */
 export function csvCell(v: string | number | null): string {
   if (v === null) return "";
@@ -63,7 +45,8 @@ export function csvCell(v: string | number | null): string {
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
-function csvLine(r: ChainRow): string {
+/** A row as a CSV line: the reference the export's SQL rendering (`walkCsv`) must match. */
+export function csvLine(r: ChainRow): string {
   return `${CSV_COLUMNS.map((c) => {
     const v = r[c];
     return csvCell(Buffer.isBuffer(v) ? v.toString("hex") : (v as string | number | null));
@@ -157,15 +140,9 @@ export function registerAuditRoutes(d: Deps): void {
       async (w) => {
         await w.write(`${CSV_COLUMNS.join(",")}\r\n`);
         const f = filterSql(req.query, 2);
-        for await (const rows of walkRows(db, {
-          page: 5000,
-          where: f.where || undefined,
-          params: f.params,
-        })) {
+        for await (const lines of walkCsv(db, { where: f.where || undefined, params: f.params })) {
           if (w.signal.aborted) return;
-          let out = "";
-          for (const r of rows) out += csvLine(r);
-          await w.write(out);
+          await w.write(lines);
         }
       },
       (err) => ctx.log.error({ err }, "audit export failed"),
@@ -184,10 +161,6 @@ export function registerAuditRoutes(d: Deps): void {
     } catch {
       /* no head published yet */
     }
-    const walker = new ChainWalker(await loadCheckpoints(db), (id) => keys.get(id));
-    outer: for await (const rows of walkRows(db)) {
-      for (const r of rows) if (!walker.push(r)) break outer;
-    }
-    return walker.finish(head);
+    return verifyChain(db, keys, head);
   });
 }

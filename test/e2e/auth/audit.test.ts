@@ -137,7 +137,10 @@ describe("audit - export and verification", () => {
         cwd: new URL("../../../", import.meta.url).pathname,
       },
     );
-    expect(JSON.parse(cli.stdout)).toMatchObject({ ok: true, checked: ok.body.checked });
+    // Rows may still be arriving (the writer appends asynchronously): at least as many.
+    const offline = JSON.parse(cli.stdout) as { ok: boolean; checked: number };
+    expect(offline.ok).toBe(true);
+    expect(offline.checked).toBeGreaterThanOrEqual(ok.body.checked);
 
     const c = new pg.Client({ connectionString: mesh.db.url });
     await c.connect();

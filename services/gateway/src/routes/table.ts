@@ -200,6 +200,16 @@ export function registerRouteTable(
                 req.principal = await authenticate(req);
               }
             : undefined,
+        // Authorise after the rate limits (onRequest hooks) and before the body is read: a
+        // principal without the permission (or scope) gets 403/404, never a 422 telling it
+        // about the input. Scope is checked again on the validated params.
+        preParsing:
+          route.auth === "principal"
+            ? async (req) => {
+                if (req.principal)
+                  opts.auth.authorise(req.principal, route, req.params as Record<string, string>);
+              }
+            : undefined,
         handler,
       });
     }
