@@ -128,7 +128,8 @@ export const Subjects = {
     haproxySamplesAll: "ep.v1.stats.samples.haproxy.>",
     haproxySessions: (cluster: string, node: string) =>
       `ep.v1.haproxy.${subjectToken(cluster)}.node.${subjectToken(node)}.sessions`,
-  } /** Audit events for one category/action (both are catalogue names, never user input). */,
+  },
+  /** Audit events for one category/action (both are catalogue names, never user input). */
   audit: (category: string, action: string) =>
     `ep.v1.audit.${subjectToken(category)}.${subjectToken(action)}`,
   /** Domain events for one resource. */

@@ -5,6 +5,7 @@ import { authRoutes } from "./auth.ts";
 import { auditRoutes } from "./auth-audit.ts";
 import { eventRoutes } from "./events.ts";
 import { haproxyRoutes } from "./haproxy.ts";
+import { haproxyCertRoutes } from "./haproxy-certs.ts";
 import { haproxyLogRoutes } from "./haproxy-logs.ts";
 import { haproxyRuntimeRoutes } from "./haproxy-runtime.ts";
 import { localRoutes } from "./mesh.ts";
@@ -18,6 +19,7 @@ export * from "./auth.ts";
 export * from "./auth-audit.ts";
 export * from "./events.ts";
 export * from "./haproxy.ts";
+export * from "./haproxy-certs.ts";
 export * from "./haproxy-logs.ts";
 export * from "./haproxy-runtime.ts";
 export * from "./mesh.ts";
@@ -40,5 +42,6 @@ export const routes: readonly RouteSpec[] = Object.freeze([
   ...haproxyRoutes,
   ...haproxyRuntimeRoutes,
   ...haproxyLogRoutes,
+  ...haproxyCertRoutes,
   ...statsRoutes,
 ]);

@@ -328,8 +328,18 @@ export const AuditAppended = envelope(
     target_type: z.string().max(64).nullable().describe("Kind of object acted on."),
     target_id: z.string().max(256).nullable().describe("Id of the object acted on."),
     hash: z.string().max(128).optional().describe("Chain hash of the appended row."),
+    first_seq: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        "First chain position of the appended batch: the writer publishes one event per batch " +
+          "(`first_seq`…`seq`, `count` rows) describing its last row.",
+      ),
+    count: z.number().int().positive().optional().describe("Rows appended in the batch."),
   }),
-  "An audit event was appended to the hash-chained audit log.",
+  "Audit events were appended to the hash-chained audit log (one event per appended batch).",
 );
 export const AuthKeyCreated = envelope(
   "auth.key.created",

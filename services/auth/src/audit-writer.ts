@@ -15,8 +15,12 @@
  *    `checkpointS` seconds a checkpoint of the head is signed (Ed25519) in the same
  *    transaction. After commit, the head is published in KV (`audit.head`) so truncation
  *    of the table's tail is detectable too.
+ *  - Events: after commit, one `audit.appended` per appended batch (not per row: a busy
+ *    mesh would double its event traffic), describing the batch's last row with
+ *    `first_seq`/`count`; its id is derived from the chain position, so a retried publish
+ *    is stored once.
  */
-import { AuditEvent, type Logger, Streams } from "@edgeplane/proto";
+import { AuditEvent, type Logger, publishEvent, Streams } from "@edgeplane/proto";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import pg from "pg";
@@ -90,6 +94,33 @@ function normalise(m: JsMsg, log: Logger): Omit<ChainRow, "seq" | "prev_hash" | 
     source_ip: e.source_ip,
     summary: canonicalJson(e.summary),
   };
+}
+
+/** One `audit.appended` event for a committed batch (not awaited: the loop never waits on it). */
+function appendedEvent(rows: readonly ChainRow[], js: JetStreamClient, log: Logger): void {
+  const last = rows[rows.length - 1] as ChainRow;
+  const first = rows[0] as ChainRow;
+  publishEvent(
+    js,
+    {
+      id: `evt_audit_${last.seq}`,
+      type: "audit.appended",
+      resource: { kind: "audit_log", name: "main" },
+      data: {
+        audit_id: last.event_id.slice(0, 64),
+        seq: last.seq,
+        action: last.action.slice(0, 128),
+        category: last.category.slice(0, 64),
+        result: last.result as "success" | "failure" | "denied",
+        target_type: last.target_type?.slice(0, 64) ?? null,
+        target_id: last.target_id?.slice(0, 256) ?? null,
+        hash: last.row_hash.toString("hex"),
+        first_seq: first.seq,
+        count: rows.length,
+      },
+    },
+    { system: "auth/audit-writer" },
+  ).catch((err: unknown) => log.warn({ err, seq: last.seq }, "could not publish audit.appended"));
 }
 
 export function startAuditWriter(o: AuditWriterOptions): AuditWriter {
@@ -193,6 +224,7 @@ export function startAuditWriter(o: AuditWriterOptions): AuditWriter {
         prev = p;
         streamSeq = lastStream;
         count += rows.length;
+        if (rows.length) appendedEvent(rows, o.js, o.log);
         if (signed) {
           cpSeq = s;
           cpAt = Date.now();

@@ -5,10 +5,12 @@ import {
   buildAuditEvent,
   type EpService,
   Errors,
+  type EventInput,
   type HandlerContext,
   type Logger,
   type Principal,
   publishAudit,
+  publishEvent,
   Subjects,
 } from "@edgeplane/proto";
 import type { JetStreamClient } from "@nats-io/jetstream";
@@ -38,6 +40,22 @@ export function audit(
   input: AuditInput,
 ) {
   return publishAudit(d.js, buildAuditEvent(input, ctx));
+}
+
+/**
+ * Publish a domain event (after the commit and the audit event): events are notifications,
+ * so a failed publish is logged, never turned into a failed mutation.
+ */
+export async function event(
+  d: Deps,
+  ctx: Pick<HandlerContext, "principal" | "requestId">,
+  input: EventInput,
+): Promise<void> {
+  try {
+    await publishEvent(d.js, input, { principal: ctx.principal, requestId: ctx.requestId });
+  } catch (err) {
+    d.log.warn({ err, type: input.type }, "could not publish event");
+  }
 }
 
 /** Tell every gateway to drop cached verifications (a key, or everything of a user). */

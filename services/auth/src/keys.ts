@@ -14,7 +14,7 @@ import {
   type ResourceScope,
 } from "@edgeplane/proto";
 import { generateKey, hashKey } from "./api-keys.ts";
-import { audit, type Deps, invalidate, requirePrincipal, tx } from "./deps.ts";
+import { audit, type Deps, event, invalidate, requirePrincipal, tx } from "./deps.ts";
 import { narrowScope } from "./verify.ts";
 
 export const MAX_ACTIVE_KEYS = 50;
@@ -111,6 +111,19 @@ export function registerKeys(d: Deps): void {
         rate_limit_rpm: row.rate_limit_rpm,
       },
     });
+    // The event names the key, never its secret.
+    await event(d, ctx, {
+      type: "auth.key.created",
+      resource: { kind: "api_key", name: row.id },
+      data: {
+        key_id: row.id,
+        name: row.name,
+        prefix: row.prefix,
+        user_id: row.user_id,
+        scopes: row.scopes,
+        expires_at: row.expires_at.toISOString(),
+      },
+    });
     return { ...keyView(row), key: key.key };
   });
 
@@ -146,9 +159,10 @@ export function registerKeys(d: Deps): void {
   svc.route(keysDeleteRoute, async (req, ctx) => {
     const actor = requirePrincipal(ctx);
     const admin = actor.permissions.includes(Perm.UsersAdmin);
-    const r = await db.query<KeyRow>(
+    // `fresh`: revoked by this statement (now() is the statement's transaction time), not before.
+    const r = await db.query<KeyRow & { fresh: boolean }>(
       `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-        WHERE id = $1 AND (user_id = $2 OR $3) RETURNING ${KEY_COLUMNS}`,
+        WHERE id = $1 AND (user_id = $2 OR $3) RETURNING ${KEY_COLUMNS}, revoked_at = now() AS fresh`,
       [req.params.id, actor.user_id, admin],
     );
     const row = r.rows[0];
@@ -163,6 +177,12 @@ export function registerKeys(d: Deps): void {
       target_id: row.id,
       summary: { name: row.name, owner: row.user_id },
     });
+    if (row.fresh)
+      await event(d, ctx, {
+        type: "auth.key.revoked",
+        resource: { kind: "api_key", name: row.id },
+        data: { key_id: row.id, name: row.name, user_id: row.user_id, reason: "revoked through the API" },
+      });
     return keyView(row);
   });
 }

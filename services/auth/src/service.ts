@@ -8,6 +8,7 @@ import {
   Errors,
   meRoute,
   publishAudit,
+  publishEvent,
   type RunServiceOptions,
   ServiceName,
   Subjects,
@@ -75,6 +76,20 @@ export const authService: RunServiceOptions<typeof AuthEnv> = {
             ctx,
           ),
         );
+        const k = result.api_key;
+        await publishEvent(js, {
+          type: "auth.key.created",
+          resource: { kind: "api_key", name: k.id },
+          actor: { type: "user", id: result.user.id, name: result.user.username },
+          data: {
+            key_id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            user_id: result.user.id,
+            scopes: k.scopes,
+            expires_at: k.expires_at,
+          },
+        }).catch((err: unknown) => log.warn({ err }, "could not publish auth.key.created"));
         if (config.EP_SETUP_TOKEN_FILE)
           await import("node:fs/promises").then((fs) =>
             fs.rm(config.EP_SETUP_TOKEN_FILE as string, { force: true }),

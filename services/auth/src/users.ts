@@ -23,6 +23,7 @@ import type pg from "pg";
 import {
   audit,
   type Deps,
+  event,
   invalidate,
   isUniqueViolation,
   publishTokenVersion,
@@ -58,7 +59,12 @@ async function assertNotLastOwner(c: pg.PoolClient, target: UserRow): Promise<vo
 export async function revokeUserCredentials(
   c: pg.PoolClient,
   userId: string,
-  opts: { keys: boolean; exceptSession?: string | undefined },
+  opts: {
+    keys: boolean;
+    exceptSession?: string | undefined;
+    /** Filled with the API keys this call revoked (for their `auth.key.revoked` events). */
+    revokedKeys?: Array<{ id: string; name: string }>;
+  },
 ): Promise<number> {
   await c.query(
     "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2",
@@ -70,10 +76,13 @@ export async function revokeUserCredentials(
   await c.query("UPDATE refresh_families SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", [
     userId,
   ]);
-  if (opts.keys)
-    await c.query("UPDATE api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", [
-      userId,
-    ]);
+  if (opts.keys) {
+    const k = await c.query<{ id: string; name: string }>(
+      "UPDATE api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id, name",
+      [userId],
+    );
+    opts.revokedKeys?.push(...k.rows);
+  }
   const v = await c.query<{ token_version: number }>(
     "UPDATE users SET token_version = token_version + 1, updated_at = now() WHERE id = $1 RETURNING token_version",
     [userId],
@@ -190,6 +199,7 @@ export function registerUsers(d: Deps): void {
 
   svc.route(usersDeleteRoute, async (req, ctx) => {
     const actor = requirePrincipal(ctx);
+    const revokedKeys: Array<{ id: string; name: string }> = [];
     const { row, version } = await tx(db, async (c) => {
       const target = await lockUser(c, req.params.id);
       if (!mayManage(actor, target))
@@ -197,7 +207,7 @@ export function registerUsers(d: Deps): void {
           `a ${actor.role} cannot remove a user whose role is '${target.role}'`,
         );
       await assertNotLastOwner(c, target);
-      const version = await revokeUserCredentials(c, target.id, { keys: true });
+      const version = await revokeUserCredentials(c, target.id, { keys: true, revokedKeys });
       const r = await c.query<UserRow>(
         `UPDATE users SET deleted_at = now(), updated_at = now() WHERE id = $1 RETURNING ${USER_COLUMNS}`,
         [target.id],
@@ -214,6 +224,12 @@ export function registerUsers(d: Deps): void {
       target_id: row.id,
       summary: { username: row.username },
     });
+    for (const k of revokedKeys)
+      await event(d, ctx, {
+        type: "auth.key.revoked",
+        resource: { kind: "api_key", name: k.id },
+        data: { key_id: k.id, name: k.name, user_id: row.id, reason: "owner deleted" },
+      });
     return userView(row);
   });
 

@@ -66,7 +66,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     burstPerSecond: config.EP_RATE_BURST_RPS,
     authPerMinute: config.EP_AUTH_RATE_RPM,
   });
-
   const auth = createAuthenticator({
     nc: deps.nc,
     js: deps.js,
@@ -82,9 +81,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     log: deps.log,
     instance: config.EP_SERVICE_INSTANCE ?? `${hostname()}-${process.pid}`,
   });
+  const health = createHealth(deps.nc);
   // Issue 7: live haproxy logs as SSE (gateway-local, reads the log subject directly).
   const logStreams = createLogStreams(app, { nc: deps.nc, log: deps.log });
-  const health = createHealth(deps.nc);
   registerRouteTable(app, deps.routes, {
     nc: deps.nc,
     auth,

@@ -101,6 +101,29 @@ export const HaproxyAgentEnv = BaseEnv.extend({
     .default(10_000)
     .describe("Node status heartbeat (and supervision) interval."),
   // ---- issue 7: stats feed, live logs
+  EP_HAPROXY_CERT_CHECK_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400_000)
+    .default(12 * 3_600_000)
+    .describe(
+      "How often the cluster's certificates are checked for expiry (`haproxy.cert.expiring` events, by the first online node); 0 = off.",
+    ),
+  EP_HAPROXY_CERT_EXPIRING_DAYS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(365)
+    .default(30)
+    .describe("A certificate expiring within this many days is reported as expiring."),
+  EP_HAPROXY_ACME_DIRECTORY: z
+    .url({ protocol: /^https$/ })
+    .optional()
+    .describe(
+      "ACME directory URL (e.g. Let's Encrypt's); unset = no ACME. HTTP-01 is answered by every HTTP frontend with a clear-text bind. Extra CAs for the directory's TLS: NODE_EXTRA_CA_CERTS.",
+    ),
+  EP_HAPROXY_ACME_EMAIL: z.email().optional().describe("ACME account contact."),
   EP_HAPROXY_SAMPLE_MS: z.coerce
     .number()
     .int()

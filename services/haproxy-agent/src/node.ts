@@ -6,9 +6,10 @@
  * restored and the old worker keeps serving: never a half-applied state. Applies are
  * serialised and coalesced (only the newest desired revision is applied).
  */
+import { createHash } from "node:crypto";
 import { copyFile, link, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { HaproxySubjects, type Logger, type NodeStatus, StateDocument } from "@edgeplane/proto";
+import { base32, type Logger, type NodeStatus, publishEvent, StateDocument } from "@edgeplane/proto";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KvWatchEntry } from "@nats-io/kv";
 import { haproxyCheck } from "./check.ts";
@@ -406,7 +407,7 @@ export class NodeAgent {
       this.publishStatus(),
     ]);
     ph.mark("status");
-    await this.event("applied", revision, null, performance.now() - t0);
+    await this.event("applied", revision, null, performance.now() - t0, reloaded, ph.ms);
     ph.mark("event");
     this.o.log.info({ revision, ms: Math.round(performance.now() - t0), reloaded, phases: ph.ms }, "applied");
     await this.onApplied?.(reloaded).catch((err) => this.o.log.warn({ err }, "after-apply hook failed"));
@@ -422,19 +423,80 @@ export class NodeAgent {
     this.o.log.error({ revision, error: msg }, "apply failed; previous configuration kept");
   }
 
-  private async event(result: "applied" | "failed", revision: number, error: string | null, ms: number) {
-    const ev = {
-      cluster: this.o.cluster,
-      node: this.o.node,
-      revision,
-      result,
-      error,
-      duration_ms: Math.round(ms * 10) / 10,
-      time: new Date().toISOString(),
-    };
-    await this.o.js
-      .publish(HaproxySubjects.applyEvent(this.o.cluster, result), JSON.stringify(ev))
-      .catch((e) => this.o.log.warn({ err: e }, "could not publish apply event"));
+  /**
+   * `haproxy.state.applied|failed` of this node, in EVENTS (the catalogue subject; the
+   * former `ep.v1.evt.haproxy.<cluster>.<result>` payload had no reader and no catalogue
+   * shape). The id is derived from cluster/node/revision/result: a repeated publish of the
+   * same outcome within JetStream's duplicate window is stored once.
+   */
+  private async event(
+    result: "applied" | "failed",
+    revision: number,
+    error: string | null,
+    ms: number,
+    reloaded = false,
+    phases: Record<string, number> = {},
+  ) {
+    const { cluster, node } = this.o;
+    const id = `evt_${base32(createHash("sha256").update(`${cluster}/${node}/${revision}/${result}`).digest()).slice(0, 26)}`;
+    const resource = { kind: "cluster" as const, name: cluster };
+    const ctx = { system: `haproxy-agent/${node}` };
+    const duration_ms = Math.round(ms * 10) / 10;
+    const msg = error ?? "";
+    // Where it failed, from the error applyFile/HaproxyProcess raised.
+    const stage = /^haproxy -c failed/.test(msg)
+      ? "validate"
+      : /^E[A-Z]+: /.test(msg)
+        ? "swap"
+        : /not confirmed|did not start/.test(msg)
+          ? "confirm"
+          : "reload";
+    await publishEvent(
+      this.o.js,
+      result === "applied"
+        ? { id, type: "haproxy.state.applied", resource, data: { revision, node, duration_ms, reloaded } }
+        : {
+            id,
+            type: "haproxy.state.failed",
+            resource,
+            data: {
+              revision,
+              node,
+              stage,
+              error: {
+                code: stage === "validate" ? "haproxy_config_invalid" : "haproxy_reload_failed",
+                message: msg.slice(0, 4000),
+              },
+            },
+          },
+      ctx,
+    ).catch((e) => this.o.log.warn({ err: e }, "could not publish apply event"));
+    // `haproxy.reload` when the apply reloaded (or started) haproxy, or failed doing so.
+    if (result === "applied" ? !reloaded : stage !== "reload" && stage !== "confirm") return;
+    const viaReload = phases.reload_cmd !== undefined;
+    const pid = this.status.worker_pids[0]; // the current worker (old ones are listed apart)
+    // Not awaited: the next convergence pass does not wait for it (order is kept per connection).
+    void publishEvent(
+      this.o.js,
+      {
+        id: `evt_${base32(createHash("sha256").update(`${cluster}/${node}/${revision}/reload/${result}`).digest()).slice(0, 26)}`,
+        type: "haproxy.reload",
+        resource,
+        data: {
+          node,
+          result: result === "applied" ? "success" : "failure",
+          reason: result === "applied" && !viaReload ? "start" : "state",
+          duration_ms: viaReload
+            ? Math.round(((phases.reload_cmd ?? 0) + (phases.reload_confirm ?? 0)) * 10) / 10
+            : duration_ms,
+          ...(result === "applied" && pid ? { worker_pid: pid } : {}),
+          ...(result === "failed"
+            ? { error: { code: "haproxy_reload_failed", message: msg.slice(0, 4000) } }
+            : {}),
+        },
+      },
+      ctx,
+    ).catch((e) => this.o.log.warn({ err: e }, "could not publish reload event"));
   }
 
   async publishStatus(): Promise<void> {

@@ -43,6 +43,12 @@ export interface RenderOptions {
    * `defaults` without its own `log`.
    */
   logTarget?: string;
+  /**
+   * Issue 7 ACME: the cluster's ACME account key thumbprint. Every HTTP frontend/listen with
+   * a clear-text bind answers HTTP-01 challenges itself, statelessly
+   * (`<token>.<thumbprint>`), so any node can answer any validation.
+   */
+  acmeThumbprint?: string;
 }
 
 /** The document entity a rendered line came from. */
@@ -321,9 +327,13 @@ export function render(doc: StateDocument, opts: RenderOptions): Rendered {
    * (`timeout http-keep-alive` / `client`; bound them with `global.hard_stop_after`).
    * A document that sets the option either way itself (proxy or its defaults) wins.
    */
+  const isHttp = (p: Any) => {
+    const d = p.defaults ? doc.defaults.find((x) => x.name === p.defaults) : doc.defaults.at(-1);
+    return (p.mode ?? d?.mode ?? "tcp") === "http";
+  };
   const keepIdleOnReload = (p: Any) => {
     const d = p.defaults ? doc.defaults.find((x) => x.name === p.defaults) : doc.defaults.at(-1);
-    if ((p.mode ?? d?.mode ?? "tcp") !== "http") return false;
+    if (!isHttp(p)) return false;
     const mentions = (o: string) => /^(no )?idle-close-on-response$/.test(o);
     return !(p.options ?? []).some(mentions) && !(d?.options ?? []).some(mentions);
   };
@@ -414,6 +424,12 @@ export function render(doc: StateDocument, opts: RenderOptions): Rendered {
     (p.tcp_request ?? []).forEach((r, i) => {
       tcpRule(r, { kind: "tcp_request", name: `${p.name}#${i}`, field: `${field}.tcp_request.${i}` });
     });
+    if (opts.acmeThumbprint && kind !== "backend" && isHttp(p) && (p.binds ?? []).some((b) => !b.tls))
+      line([
+        "http-request return status 200 content-type text/plain",
+        `lf-string %[path,field(4,/)].${opts.acmeThumbprint}`,
+        "if { path_reg ^/[.]well-known/acme-challenge/[A-Za-z0-9_-]+$ }",
+      ]);
     (p.http_request ?? []).forEach((r, i) => {
       rule("http-request", r, {
         kind: "http_request",

@@ -43,6 +43,7 @@ import {
   type NodeStatus,
   Perm,
   publishAudit,
+  publishEvent,
   type RouteSpec,
   type RunServiceOptions,
   ServiceName,
@@ -51,6 +52,8 @@ import {
   withMeta,
 } from "@edgeplane/proto";
 import { z } from "zod";
+import { AcmeAccount } from "./acme.ts";
+import { CertStore, NodeCerts, registerCertApi } from "./certs.ts";
 import { validateDocument } from "./check.ts";
 import { HaproxyAgentEnv, nodeNameFrom } from "./config.ts";
 import { structuralDiff, unifiedDiff } from "./diff.ts";
@@ -144,6 +147,22 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
       js,
       log,
     });
+    // Issue 7 certificates: the files a revision references are written before it renders.
+    const certs = await CertStore.open(nc, cluster, config.EP_STREAM_REPLICAS);
+    const certFiles = new NodeCerts(certs, certDir, log);
+    agent.onBeforeApply = (stored) => certFiles.materialize(stored.state);
+    // ACME: one account per cluster; its thumbprint answers HTTP-01 in the rendered frontends.
+    const acmeAccount = config.EP_HAPROXY_ACME_DIRECTORY
+      ? await AcmeAccount.open({
+          nc,
+          cluster,
+          replicas: config.EP_STREAM_REPLICAS,
+          directoryUrl: config.EP_HAPROXY_ACME_DIRECTORY,
+          email: config.EP_HAPROXY_ACME_EMAIL ?? null,
+          log,
+        })
+      : null;
+    if (acmeAccount) agent.renderOpts.acmeThumbprint = acmeAccount.thumbprint;
     await agent.start();
     rt.onStop(() => agent.close());
     log.info(
@@ -204,8 +223,10 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
     });
 
     async function checkOrThrow(doc: StateDocument) {
-      const issues: FieldIssue[] = crossCheck(doc);
+      const issues: FieldIssue[] = [...crossCheck(doc), ...(await certs.referenceIssues(doc))];
       if (issues.length > 0) throw validationError(issues);
+      // haproxy -c opens the certificate files: this node writes them first.
+      await certFiles.materialize(doc);
       let v: Awaited<ReturnType<typeof validateDocument>>;
       try {
         v = await validateDocument(bin ?? "haproxy", doc, renderOpts());
@@ -319,7 +340,27 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
             listens: doc.listens.length,
             restored_from: o.restoredFrom,
             comment: o.comment,
-          }),
+          }).then(() =>
+            // The event follows the audit event; a failed publish is logged, not a failed commit.
+            publishEvent(
+              js,
+              {
+                type: "haproxy.state.committed",
+                resource: { kind: "cluster", name: cluster },
+                data: {
+                  revision,
+                  previous_revision: currentRev > 0 ? currentRev : null,
+                  // A listen is both a frontend and a backend.
+                  counts: {
+                    frontends: doc.frontends.length + doc.listens.length,
+                    backends: doc.backends.length + doc.listens.length,
+                    servers: [...doc.backends, ...doc.listens].reduce((n, b) => n + b.servers.length, 0),
+                  },
+                },
+              },
+              ctx,
+            ).catch((err) => log.warn({ err, revision }, "could not publish haproxy.state.committed")),
+          ),
         ]).then(
           () => null,
           (err: unknown) => ({ err }),
@@ -578,10 +619,40 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
       const p = await agent.proc.showProc(200);
       return { node, ok, message, master_pid: p?.masterPid ?? null, worker_pids: p?.workers ?? [] };
     };
-    const doLocal = async (verb: Verb) => {
+    /** `haproxy.reload` of a manual reload on this node (a failed publish is only logged). */
+    const reloadEvent = (ctx: HandlerContext | undefined, ms: number, pid?: number, err?: unknown) =>
+      publishEvent(
+        js,
+        {
+          type: "haproxy.reload",
+          resource: { kind: "cluster", name: cluster },
+          data: {
+            node,
+            result: err === undefined ? "success" : "failure",
+            reason: "manual",
+            duration_ms: Math.round(ms * 10) / 10,
+            ...(pid ? { worker_pid: pid } : {}),
+            ...(err !== undefined
+              ? {
+                  error: {
+                    code: "haproxy_reload_failed",
+                    message: (err instanceof Error ? err.message : String(err)).slice(0, 4000),
+                  },
+                }
+              : {}),
+          },
+        },
+        ctx ?? { system: `haproxy-agent/${node}` },
+      ).catch((e) => log.warn({ err: e }, "could not publish haproxy.reload"));
+    const doLocal = async (verb: Verb, ctx?: HandlerContext) => {
+      const t0 = performance.now();
       try {
         if (verb === "reload") {
-          const p = await agent.reload();
+          const p = await agent.reload().catch(async (err: unknown) => {
+            await reloadEvent(ctx, performance.now() - t0, undefined, err);
+            throw err;
+          });
+          await reloadEvent(ctx, performance.now() - t0, p.workers[0]);
           return procResult(true, `reloaded (reload #${p.reloads}, workers ${p.workers.join(",")})`);
         }
         if (verb === "start") {
@@ -599,7 +670,7 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
         `node_control_${verb}`,
         { subject: HaproxySubjects.node(cluster, node, `control.${verb}`) },
         z.object({}).passthrough(),
-        () => doLocal(verb),
+        (_req, ctx) => doLocal(verb, ctx),
       );
     }
     const fanOut = async (verb: Verb, ctx: HandlerContext) => {
@@ -684,6 +755,24 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
 
     // Issue 7: runtime control, intents, certificates, stats feed (runtime-setup.ts).
     await issue7.afterAgent({ rt, agent, store, serve, commit });
+    const stopCerts = registerCertApi({
+      nc,
+      js,
+      svc: svc as never,
+      log,
+      cluster,
+      node,
+      agent,
+      store,
+      certs,
+      files: certFiles,
+      heartbeatMs: config.EP_HAPROXY_HEARTBEAT_MS,
+      checkMs: config.EP_HAPROXY_CERT_CHECK_MS,
+      expiringDays: config.EP_HAPROXY_CERT_EXPIRING_DAYS,
+      acme: acmeAccount,
+      serve,
+    });
+    rt.onStop(stopCerts);
   },
 };
 

@@ -225,7 +225,8 @@ export class ClusterStore {
     const keys = await this.nodes.keys(`${kvToken(cluster)}.*`);
     const names: string[] = [];
     for await (const k of keys) names.push(k);
-    for (const k of names.sort()) {
+    // A key put while listing can be delivered twice: each node once.
+    for (const k of [...new Set(names)].sort()) {
       const e = await this.nodes.get(k);
       if (e && e.operation === "PUT" && e.value.length > 0)
         out.push(JSON.parse(dec.decode(e.value)) as NodeStatus);

@@ -11,11 +11,13 @@ import {
   call,
   EpError,
   Errors,
+  type EventInput,
   type HandlerContext,
   type Logger,
   newId,
   paginate,
   publishAudit,
+  publishEvent,
   Subjects,
   type WgApplyReport,
   type WgInterface,
@@ -75,6 +77,16 @@ export function gatewayOf(cidr: string): { address: string; prefix: number } {
   return { address: wgNet.formatIp(c.ip.family, v), prefix: c.prefix };
 }
 
+/** The catalogue's peer payload: ids, name, public key and the prefixes routed to the peer (never a key secret). */
+export function peerEventData(rec: WgPeerRecord) {
+  return {
+    peer_id: rec.id,
+    name: rec.name,
+    public_key: rec.public_key,
+    allowed_ips: [...rec.addresses, ...rec.allowed_ips].slice(0, 256),
+  };
+}
+
 export class WgApi {
   private readonly o: ApiOptions;
   /** Addresses being claimed by in-flight creates of this process, per interface. */
@@ -88,6 +100,15 @@ export class WgApi {
 
   private async audit(ctx: HandlerContext, input: Omit<AuditInput, "category">): Promise<void> {
     await publishAudit(this.o.js, buildAuditEvent({ ...input, category: "wireguard" }, ctx));
+  }
+
+  /** Publish a domain event after the KV commit and its audit event; a failure is logged, never fatal. */
+  private async event(ctx: HandlerContext, input: EventInput): Promise<void> {
+    try {
+      await publishEvent(this.o.js, input, ctx);
+    } catch (err) {
+      this.o.log.warn({ err, type: input.type }, "could not publish event");
+    }
   }
 
   /** Resource scope for routes the gateway cannot scope (compat aliases, lists). */
@@ -572,7 +593,13 @@ export class WgApi {
             key_origin: rec.key_origin,
             private_key_stored: rec.private_key_stored,
           },
-        }),
+        }).then(() =>
+          this.event(ctx, {
+            type: "wireguard.peer.created",
+            resource: { kind: "interface", name: iface },
+            data: peerEventData(rec),
+          }),
+        ),
         this.confirm(iface, ifc.nodes, revision),
       ]);
       const out: WgPeer & { apply: WgApplyReport; private_key?: string; config?: string } = {
@@ -684,6 +711,14 @@ export class WgApi {
         target_id: id,
         summary: { interface: iface, name: next.name, changes: { ...body } },
       });
+      await this.event(ctx, {
+        type: "wireguard.peer.updated",
+        resource: { kind: "interface", name: iface },
+        data: {
+          ...peerEventData(next),
+          changed: Object.keys(body).filter((k) => (body as Record<string, unknown>)[k] !== undefined),
+        },
+      });
       const apply = await this.confirm(iface, ifc.nodes, revision);
       return withMeta(
         { ...this.peerView({ rec: next, revision }), apply },
@@ -719,6 +754,11 @@ export class WgApi {
       target_type: "wg_peer",
       target_id: r.id,
       summary: { interface: iface, name: r.name, addresses: r.addresses },
+    });
+    await this.event(ctx, {
+      type: "wireguard.peer.deleted",
+      resource: { kind: "interface", name: iface },
+      data: peerEventData(r),
     });
     const apply = await this.confirm(iface, ifc.nodes, revision);
     return withMeta({ id: r.id, apply }, { status: WgApi.statusOf(apply, 200) });

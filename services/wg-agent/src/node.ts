@@ -10,7 +10,9 @@
  *   nothing on the node.
  * - `ep.v1.wg.node.<node>.applied` answers once a revision is applied (what mutations
  *   wait for); `…status` reports the node's view; peer stats are sampled and published;
- *   expiry is enforced locally to the millisecond and recorded once (deduplicated audit).
+ *   expiry is enforced locally to the millisecond and recorded once (deduplicated audit
+ *   and `wireguard.peer.expired` event); handshakes seen while sampling become
+ *   `wireguard.peer.handshake` events (rules at `HANDSHAKE_SILENCE_S`).
  */
 
 import { createHash } from "node:crypto";
@@ -22,6 +24,7 @@ import {
   type EpService,
   type Logger,
   publishAudit,
+  publishEvent,
   Subjects,
   WgAppliedRequest,
   type WgInterfaceRecord,
@@ -35,6 +38,7 @@ import {
 } from "@edgeplane/proto";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { peerEventData } from "./api.ts";
 import { configureLink, type DeviceHost, ensureDevice, removeDevice } from "./device.ts";
 import { generateKeyPair, publicKeyOf } from "./keys.ts";
 import { computeDeltas, type DeviceModel, desiredDevicePeers, isActive } from "./reconcile.ts";
@@ -75,6 +79,42 @@ interface IfaceRuntime {
 
 type Dirty = Map<string, Set<string> | "all">;
 
+/**
+ * `wireguard.peer.handshake` rules (per node, per peer, from the stats samples):
+ *  - first contact: the peer had no handshake (or was not on the device) at the previous
+ *    sample and has one now;
+ *  - after a silence: the new handshake is more than `HANDSHAKE_SILENCE_S` after the
+ *    previous one. WireGuard re-handshakes every 120 s while traffic flows and drops a
+ *    session after 180 s (REJECT_AFTER_TIME), so a longer gap means the session had lapsed;
+ *  - roaming: the endpoint changed along with a new handshake.
+ * Rate limits: at most one event per peer per node per `HANDSHAKE_MIN_GAP_MS` (also across
+ * the peer leaving and rejoining the device), and at most `HANDSHAKE_MAX_PER_PASS` events
+ * per sample pass (a node whose clients all reconnect at once drains its events over the
+ * next samples instead of flooding the stream). The first sample
+ * of a device this agent adopted (it ran before the agent started) is a baseline: a restart
+ * does not replay every peer's handshake.
+ */
+const HANDSHAKE_SILENCE_S = 180;
+const HANDSHAKE_MIN_GAP_MS = 60_000;
+const HANDSHAKE_MAX_PER_PASS = 100;
+/**
+ * An expiry is published by every node that sees it happen (within this long after
+ * `expires_at`) under one id derived from the peer and its expiry: JetStream's duplicate
+ * window (2 min) stores it once. A node that only learns of it later (restarted) does not
+ * publish, so a restart does not repeat old expiries.
+ */
+const EXPIRY_EVENT_WITHIN_MS = 90_000;
+
+interface HandshakeSeen {
+  handshake: number;
+  endpoint: string | null;
+  eventAt: number;
+}
+
+/** A deterministic event id (`evt_` + 26 base32 chars of a SHA-256). */
+const derivedEventId = (what: string) =>
+  `evt_${base32(createHash("sha256").update(what).digest()).slice(0, 26)}`;
+
 const deviceSpec = (s: WgInterfaceRecord) =>
   JSON.stringify([s.listen_port, s.address_v4, s.address_v6, s.mtu, s.endpoint_host]);
 
@@ -91,6 +131,10 @@ export class NodeAgent {
   private retryTimer: NodeJS.Timeout | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private expiredRecorded = new Set<string>();
+  /** interface → public key → last handshake seen (for `wireguard.peer.handshake`). */
+  private handshakes = new Map<string, Map<string, HandshakeSeen>>();
+  /** Interfaces whose device this agent adopted: their first sample is a baseline. */
+  private adopted = new Set<string>();
   private stopped = false;
 
   constructor(o: NodeOptions) {
@@ -279,6 +323,7 @@ export class NodeAgent {
     this.rts.set(spec.name, rt);
     if (o.mode === "wireguard-go") {
       const started = await ensureDevice(o.host, rt.device);
+      if (!prev && !started) this.adopted.add(spec.name);
       const dev = await uapiGet(rt.device);
       const lines: string[] = [];
       if (dev.privateKey !== rt.privateKey) lines.push(`private_key=${wgNet.keyToHex(rt.privateKey)}`);
@@ -481,6 +526,7 @@ export class NodeAgent {
           rx_bytes: p.rxBytes,
           tx_bytes: p.txBytes,
         }));
+        this.handshakeEvents(rt.name, dev.peers.values(), byKey);
         const at = new Date().toISOString();
         const CHUNK = 1000;
         const parts = Math.max(1, Math.ceil(peers.length / CHUNK));
@@ -502,6 +548,75 @@ export class NodeAgent {
         );
       }
     }
+  }
+
+  /** Publish `wireguard.peer.handshake` events by the rules at `HANDSHAKE_SILENCE_S`. */
+  private handshakeEvents(
+    iface: string,
+    peers: Iterable<{ publicKey: string; endpoint: string | null; lastHandshakeSec: number }>,
+    idByKey: Map<string, string>,
+  ): void {
+    for (const name of this.handshakes.keys()) if (!this.rts.has(name)) this.handshakes.delete(name);
+    let seen = this.handshakes.get(iface);
+    const baseline = !seen && this.adopted.delete(iface);
+    if (!seen) {
+      seen = new Map();
+      this.handshakes.set(iface, seen);
+    }
+    const now = Date.now();
+    const present = new Set<string>();
+    let published = 0;
+    let deferred = 0;
+    for (const p of peers) {
+      present.add(p.publicKey);
+      const prev = seen.get(p.publicKey);
+      const hs = p.lastHandshakeSec;
+      const cur: HandshakeSeen = { handshake: hs, endpoint: p.endpoint, eventAt: prev?.eventAt ?? 0 };
+      seen.set(p.publicKey, cur);
+      if (baseline || hs <= 0 || (prev && hs <= prev.handshake)) continue;
+      const first = !prev || prev.handshake <= 0;
+      const silence = !!prev && prev.handshake > 0 && hs - prev.handshake > HANDSHAKE_SILENCE_S;
+      const roamed = !!prev && prev.endpoint !== null && p.endpoint !== prev.endpoint;
+      if (!(first || silence || roamed) || now - cur.eventAt < HANDSHAKE_MIN_GAP_MS) continue;
+      const id = idByKey.get(p.publicKey);
+      const rec = id ? this.o.state.peersOf(iface).get(id)?.rec : undefined;
+      if (!rec) continue; // not a peer of the desired state (about to be removed)
+      if (published >= HANDSHAKE_MAX_PER_PASS) {
+        // Deferred: the next sample sees the same change again.
+        if (prev) seen.set(p.publicKey, prev);
+        else seen.delete(p.publicKey);
+        deferred++;
+        continue;
+      }
+      published++;
+      cur.eventAt = now;
+      publishEvent(
+        this.o.js,
+        {
+          id: derivedEventId(`handshake:${iface}:${rec.id}:${this.o.node}:${hs}`),
+          type: "wireguard.peer.handshake",
+          resource: { kind: "interface", name: iface },
+          data: {
+            ...peerEventData(rec),
+            node: this.o.node,
+            latest_handshake: new Date(hs * 1000).toISOString(),
+            endpoint: p.endpoint,
+          },
+        },
+        { system: `wg-agent/${this.o.node}` },
+      ).catch((err: unknown) =>
+        this.o.log.warn({ err, interface: iface, peer: rec.id }, "could not publish a handshake event"),
+      );
+    }
+    // A peer gone from the device (disabled, expired, removed) had no handshake; its rate
+    // limit outlives the absence (a flapping peer gets no extra events), then it is forgotten.
+    for (const [k, v] of seen) {
+      if (present.has(k)) continue;
+      if (now - v.eventAt >= HANDSHAKE_MIN_GAP_MS) seen.delete(k);
+      else v.handshake = 0;
+    }
+    if (deferred > 0)
+      this.o.log.info({ interface: iface, published, deferred }, "handshake events over the per-pass cap");
   }
 
   private scheduleExpiry(): void {
@@ -556,6 +671,19 @@ export class NodeAgent {
     try {
       await publishAudit(this.o.js, ev);
       this.o.log.info({ interface: rec.interface, peer: rec.id }, "peer expired: removed from the device");
+      if (rec.expires_at !== null && Date.now() - Date.parse(rec.expires_at) <= EXPIRY_EVENT_WITHIN_MS)
+        await publishEvent(
+          this.o.js,
+          {
+            id: derivedEventId(`expired:${tag}`),
+            type: "wireguard.peer.expired",
+            resource: { kind: "interface", name: rec.interface },
+            data: { ...peerEventData(rec), expired_at: rec.expires_at },
+          },
+          { system: `wg-agent/${this.o.node}` },
+        ).catch((err: unknown) =>
+          this.o.log.warn({ err, peer: rec.id }, "could not publish the expiry event"),
+        );
     } catch (err) {
       this.expiredRecorded.delete(tag);
       this.o.log.warn(

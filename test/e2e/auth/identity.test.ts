@@ -3,6 +3,8 @@
  * the real auth service, NATS and PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../../harness/mod.ts";
+import { type Frame, subscribed, wsUrl } from "../events/helpers.ts";
 import { type AuthMesh, bearer, client, startAuthMesh } from "./mesh.ts";
 
 let mesh: AuthMesh;
@@ -233,5 +235,59 @@ describe("auth - API keys", () => {
       "/api/v1/auth/me",
     );
     expect(me.body.principal.resources).toEqual({ haproxy_clusters: ["a"] });
+  });
+
+  it("creating and revoking keys are events on the other gateway's WebSocket (never the secret), once", async () => {
+    const ws = await subscribed(wsUrl(mesh.gateways[1] as never), mesh.owner.key, [
+      "auth.key.*",
+      "audit.appended",
+    ]);
+    const ev = (type: string, pred: (d: Record<string, unknown>) => boolean) => (f: Frame) =>
+      f.type === "event" && f.event?.type === type && pred(f.event.data);
+    try {
+      const k = await keyFor(owner, { scopes: ["wg:read"] });
+      const created = await ws.next(ev("auth.key.created", (d) => d.key_id === k.id));
+      expect(created.event).toMatchObject({
+        resource: { kind: "api_key", name: k.id },
+        actor: { type: "api_key", name: "owner" },
+        data: { name: "k", prefix: k.key.slice(0, 19), user_id: mesh.owner.id, scopes: ["wg:read"] },
+      });
+      expect(JSON.stringify(ws.frames)).not.toContain(k.key);
+      // The audit writer appends the create and says so (one event per appended batch).
+      await ws.next(ev("audit.appended", (d) => d.action === "api_key.create" && d.target_id === k.id));
+
+      expect((await owner("DELETE", `/api/v1/api-keys/${k.id}`)).status).toBe(200);
+      await ws.next(ev("auth.key.revoked", (d) => d.key_id === k.id && d.user_id === mesh.owner.id));
+      // Revoking again is audited but is no second event: once the batch holding the audit
+      // row of the second revoke is announced, every event published before it was delivered.
+      expect((await owner("DELETE", `/api/v1/api-keys/${k.id}`)).status).toBe(200);
+      const rows = await waitFor(async () => {
+        const a = await owner<{ items: Array<{ seq: number }> }>(
+          "GET",
+          `/api/v1/audit?action=api_key.revoke&target_id=${k.id}`,
+        );
+        return a.body.items.length === 2 ? a.body.items : undefined;
+      });
+      const last = Math.max(...rows.map((x) => x.seq));
+      await ws.next(ev("audit.appended", (d) => (d.seq as number) >= last));
+      expect(ws.events().filter(ev("auth.key.revoked", (d) => d.key_id === k.id))).toHaveLength(1);
+
+      // Deleting a user revokes their keys: one event per key.
+      const u = await owner<{ id: string }>("POST", "/api/v1/users", {
+        username: "gone",
+        password: PW,
+        role: "operator",
+      });
+      const t = await client(mesh.url)<{ access_token: string }>("POST", "/api/v1/auth/token", {
+        username: "gone",
+        password: PW,
+      });
+      const theirs = await keyFor(client(mesh.url, bearer(t.body.access_token)), { scopes: ["wg:read"] });
+      expect((await owner("DELETE", `/api/v1/users/${u.body.id}`)).status).toBe(200);
+      const r = await ws.next(ev("auth.key.revoked", (d) => d.key_id === theirs.id));
+      expect(r.event?.data).toMatchObject({ user_id: u.body.id, reason: "owner deleted" });
+    } finally {
+      await ws.close();
+    }
   });
 });

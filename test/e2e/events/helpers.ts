@@ -102,6 +102,7 @@ export interface Frame {
   event?: {
     id: string;
     type: string;
+    time: string;
     data: Record<string, unknown>;
     resource: { kind: string; name: string };
   };

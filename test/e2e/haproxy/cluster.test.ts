@@ -6,11 +6,11 @@
  */
 
 import { readFile } from "node:fs/promises";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { socketCommand } from "../../../services/haproxy-agent/src/haproxy.ts";
-import { findStrays, killStrays, waitFor } from "../../harness/mod.ts";
+import { findStrays, freePort, killStrays, waitFor } from "../../harness/mod.ts";
 import { backend, type Cluster, startCluster } from "./cluster.ts";
 
 let c: Cluster;
@@ -69,6 +69,13 @@ const getState = async () => {
   const r = await c.api("GET", "/api/v1/haproxy/clusters/default/state");
   expect(r.status).toBe(200);
   return (await r.json()) as Doc & { meta: { revision: number } };
+};
+type Ev = { type: string; actor: { type: string; name: string | null }; data: Record<string, unknown> };
+/** Stored events of cluster `default` (oldest first) of the given topics. */
+const eventsOf = async (topics: string): Promise<Ev[]> => {
+  const q = `topics=${topics}&resource_kind=cluster&resource=default&order=asc&limit=200`;
+  const r = await c.api("GET", `/api/v1/events?${q}`);
+  return ((await r.json()) as { items: Array<{ event: Ev }> }).items.map((i) => i.event);
 };
 const put = (d: Doc, rev: number | undefined, query = "") =>
   c.api(
@@ -131,6 +138,35 @@ describe("haproxy cluster - converge on every node", () => {
     }
   });
 
+  it("a commit is a haproxy.state.committed event, each node's apply a haproxy.state.applied", async () => {
+    const cur = await getState();
+    const evs = await waitFor(async () => {
+      const mine = (await eventsOf("haproxy.state.*")).filter((e) => e.data.revision === cur.meta.revision);
+      return mine.length >= 3 ? mine : undefined;
+    });
+    expect(evs.map((e) => `${e.type} ${e.data.node ?? ""}`).sort()).toEqual([
+      "haproxy.state.applied node-a",
+      "haproxy.state.applied node-b",
+      "haproxy.state.committed ",
+    ]);
+    const committed = evs.find((e) => e.type === "haproxy.state.committed");
+    expect(committed?.actor).toMatchObject({ type: "api_key", name: "owner" });
+    expect(committed?.data).toMatchObject({
+      previous_revision: expect.any(Number),
+      counts: { frontends: 1, backends: 2, servers: 2 },
+    });
+    for (const e of evs.filter((x) => x.type === "haproxy.state.applied")) {
+      expect(e.actor.type).toBe("system");
+      expect(e.data).toMatchObject({ reloaded: true, duration_ms: expect.any(Number) });
+    }
+    // Each node's reloads are `haproxy.reload` events too.
+    const reloads = (await eventsOf("haproxy.reload")).map((e) => e.data);
+    for (const node of ["node-a", "node-b"])
+      expect(reloads).toContainEqual(
+        expect.objectContaining({ node, result: "success", reason: "state", worker_pid: expect.any(Number) }),
+      );
+  });
+
   it("a document haproxy rejects is a 502 with hints naming the entity; both nodes keep the old revision", async () => {
     const cur = await getState();
     const bad = doc(true);
@@ -184,7 +220,60 @@ describe("haproxy cluster - converge on every node", () => {
     const r = await put(doc(true), undefined);
     expect(r.status).toBe(428);
   });
+
+  it("a node that cannot serve a revision publishes haproxy.state.failed (and keeps the old one)", async () => {
+    const [na, nb] = [at(c.agents, 0), at(c.agents, 1)];
+    // A port taken on node-b's offset only: the commit's `haproxy -c` does not bind, node-b's reload does.
+    const blocker = createServer();
+    let port = 0;
+    for (;;) {
+      const q = await freePort();
+      port = q - nb.offset + na.offset;
+      if (port < 1024) continue;
+      if (!(await canListen(port))) continue;
+      await new Promise<void>((r) => blocker.listen(q, "127.0.0.1", r));
+      break;
+    }
+    try {
+      const d = doc(true);
+      (d.frontends as unknown[]).push({
+        name: "blocked",
+        binds: [{ address: "127.0.0.1", port: port - na.offset }],
+        default_backend: "app",
+      });
+      const r = await put(d, (await getState()).meta.revision);
+      const body = (await r.json()) as { revision: number; results: Array<{ node: string; result: string }> };
+      expect(body.results.map((x) => `${x.node} ${x.result}`)).toEqual(["node-a applied", "node-b failed"]);
+      const failed = await waitFor(async () =>
+        (await eventsOf("haproxy.state.failed")).find((e) => e.data.revision === body.revision),
+      );
+      expect(failed.data).toMatchObject({
+        node: "node-b",
+        stage: expect.stringMatching(/^(reload|confirm)$/),
+        error: { code: "haproxy_reload_failed", message: expect.any(String) },
+      });
+      expect((await eventsOf("haproxy.reload")).map((e) => e.data)).toContainEqual(
+        expect.objectContaining({ node: "node-b", result: "failure", reason: "state" }),
+      );
+      expect(await through(1, "/x")).toBe("200 old /x"); // the previous revision still serves
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+    // Back to a document every node can serve.
+    const back = await put(doc(true), (await getState()).meta.revision);
+    const b = (await back.json()) as { results: Array<{ result: string }> };
+    expect(b.results.map((x) => x.result)).toEqual(["applied", "applied"]);
+  });
 });
+
+/** Whether a TCP port on 127.0.0.1 is free right now. */
+function canListen(port: number): Promise<boolean> {
+  const s = createServer();
+  return new Promise((resolve) => {
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
 
 describe("haproxy cluster - an agent away and back", () => {
   it("converges to the latest revision on its own", async () => {
@@ -238,6 +327,12 @@ describe("haproxy cluster - runtime state survives reloads (server-state-file)",
     expect(r.status, JSON.stringify(body)).toBe(200);
     expect(body.ok).toBe(true);
     expect(await stat()).toBe("DRAIN");
+    // Each node's manual reload is a `haproxy.reload` event by the caller.
+    const manual = (await eventsOf("haproxy.reload")).filter((e) => e.data.reason === "manual");
+    expect(manual.map((e) => `${e.data.node} ${e.data.result} ${e.actor.name}`).sort()).toEqual([
+      "node-a success owner",
+      "node-b success owner",
+    ]);
     const cur = await getState();
     const d = doc(true);
     at(d.defaults as Array<{ timeouts: Record<string, string> }>, 0).timeouts.server = "9s";

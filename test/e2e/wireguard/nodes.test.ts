@@ -176,4 +176,27 @@ describe("wireguard nodes - two gateways serve one interface", () => {
     );
     expect(r.body.apply.confirmed.sort()).toEqual(["gwa", "gwb"]);
   }, 60_000);
+
+  it("an expiry both nodes enforce is one wireguard.peer.expired event", async () => {
+    const at = new Date(Date.now() + 1000).toISOString();
+    const r = await mesh.api<PeerBody>("POST", `/api/v1/wireguard/interfaces/${iface}/peers`, {
+      name: "short-lived",
+      expires_at: at,
+    });
+    expect(r.status, r.text).toBe(201);
+    const logged = (n: NodeName) =>
+      (nodes[n].agent?.output() ?? "")
+        .split("\n")
+        .some((l) => l.includes(r.body.id) && l.includes("peer expired"));
+    // Each node logs the expiry after recording it, then publishes the event (same id).
+    await waitFor(async () => logged("gwa") && logged("gwb"), { message: "both nodes enforced the expiry" });
+    await new Promise((res) => setTimeout(res, 300));
+    const list = await mesh.api<{ items: Array<{ event: { type: string; data: Record<string, unknown> } }> }>(
+      "GET",
+      `/api/v1/events?topics=wireguard.peer.expired&resource_kind=interface&resource=${iface}`,
+    );
+    const mine = list.body.items.filter((i) => i.event.data.peer_id === r.body.id);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]?.event.data).toMatchObject({ name: "short-lived", expired_at: at });
+  });
 });

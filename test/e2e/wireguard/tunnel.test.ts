@@ -117,6 +117,25 @@ describe("wireguard tunnel - API to packets", () => {
     await pingsUntilOk();
   });
 
+  it("the peer's first handshake is a wireguard.peer.handshake event (from the node's stats sample)", async () => {
+    const ev = await waitFor(
+      async () => {
+        const r = await mesh.api<{ items: Array<{ event: { data: Record<string, unknown> } }> }>(
+          "GET",
+          `/api/v1/events?topics=wireguard.peer.handshake&resource_kind=interface&resource=${iface}`,
+        );
+        return r.body.items.find((i) => i.event.data.peer_id === peer.id)?.event;
+      },
+      { timeout: 5000, message: "handshake event" },
+    );
+    expect(ev.data).toMatchObject({
+      name: "laptop",
+      node: "gw1",
+      endpoint: expect.stringMatching(/^10\.77\.0\.2:\d+$/),
+    });
+    expect(Date.parse(ev.data.latest_handshake as string)).toBeGreaterThan(0);
+  });
+
   it("disabling the peer stops pings within 1 s; enabling brings them back", async () => {
     const off = await mesh.api<PeerBody>(
       "POST",
@@ -227,5 +246,40 @@ describe("wireguard tunnel - API to packets", () => {
       name: "phone",
     });
     expect(again.body.addresses).toEqual(["10.66.0.2/32"]);
+  });
+
+  it("every change of the peer was an event, in order; its handshake too", async () => {
+    type Ev = { type: string; actor: { type: string }; data: Record<string, unknown> };
+    const trail = await waitFor(
+      async () => {
+        const r = await mesh.api<{ items: Array<{ event: Ev }> }>(
+          "GET",
+          `/api/v1/events?topics=wireguard.peer.*&resource_kind=interface&resource=${iface}&order=asc&limit=200`,
+        );
+        const evs = r.body.items.map((i) => i.event).filter((e) => e.data.peer_id === peer.id);
+        return evs.some((e) => e.type === "wireguard.peer.deleted") ? evs : undefined;
+      },
+      { message: "the peer's events" },
+    );
+    const changes = trail.filter((e) => e.type !== "wireguard.peer.handshake");
+    expect(changes.map((e) => [e.type.slice("wireguard.peer.".length), e.data.changed ?? null])).toEqual([
+      ["created", null],
+      ["updated", ["enabled"]], // disable
+      ["updated", ["enabled"]], // enable
+      ["updated", ["expires_at"]],
+      ["expired", null],
+      ["updated", ["expires_at"]],
+      ["deleted", null],
+    ]);
+    expect(changes[0]?.data).toMatchObject({
+      name: "laptop",
+      public_key: peer.public_key,
+      allowed_ips: peer.addresses,
+    });
+    expect(changes.find((e) => e.type === "wireguard.peer.expired")?.actor.type).toBe("system");
+    // First contact only: the re-enable's handshake is within the 60 s rate limit, and the
+    // restarted agent's first sample of the adopted device is a baseline.
+    expect(trail.filter((e) => e.type === "wireguard.peer.handshake")).toHaveLength(1);
+    expect(JSON.stringify(trail)).not.toContain(peer.private_key);
   });
 });
