@@ -113,7 +113,7 @@ export function validateByo(
     issues.add(
       "privkey_pem",
       keyBlocks.length === 0
-        ? "no PEM private key (-----BEGIN PRIVATE KEY-----) found"
+        ? "no PEM private key block (BEGIN … PRIVATE KEY) found"
         : "more than one private key",
     );
   else {
