@@ -30,6 +30,7 @@ import {
   TrustedCaList,
   TrustedIdParams,
 } from "../schemas/haproxy/certs.ts";
+import { defaultClusterAlias } from "./haproxy-compat.ts";
 import { defineRoute, type RouteSpec } from "./route.ts";
 
 const P = "/api/v1/haproxy/clusters/{cluster}";
@@ -203,41 +204,32 @@ export const haproxyCertRenewRoute = defineRoute({
 
 // ---- PatchPanel compatibility: the same subjects, on the default cluster.
 
-const DEFAULT = "ep.v1.haproxy.default";
-const compatScope = { kind: "haproxy_clusters", param: "cluster", fixed: "default" } as const;
-const compat = <R extends RouteSpec>(r: R, id: string, path: string): R => {
-  const params = r.params ? (r.params as z.ZodObject).omit({ cluster: true } as never) : undefined;
-  return Object.freeze({
-    ...r,
-    id,
-    path,
-    aliases: undefined,
-    params: params && Object.keys(params.shape).length > 0 ? params : undefined,
-    scope: compatScope,
-    subject: (r.subject as string).replace(S, DEFAULT),
-    summary: `${r.summary} (PatchPanel, default cluster)`,
-    tags: ["patchpanel"],
-  }) as R;
-};
-
 export const haproxyCertCompatRoutes: readonly RouteSpec[] = [
-  compat(haproxyByoCertsListRoute, "patchpanel.byo_certs.list", "/api/byo-certs"),
-  compat(haproxyByoCertsValidateRoute, "patchpanel.byo_certs.validate", "/api/byo-certs/validate"),
-  compat(haproxyByoCertsUploadRoute, "patchpanel.byo_certs.upload", "/api/byo-certs/upload"),
-  compat(haproxyByoCertsDeleteRoute, "patchpanel.byo_certs.delete", "/api/byo-certs/{name}"),
+  defaultClusterAlias(haproxyByoCertsListRoute, "patchpanel.byo_certs.list", "/api/byo-certs"),
+  defaultClusterAlias(
+    haproxyByoCertsValidateRoute,
+    "patchpanel.byo_certs.validate",
+    "/api/byo-certs/validate",
+  ),
+  defaultClusterAlias(haproxyByoCertsUploadRoute, "patchpanel.byo_certs.upload", "/api/byo-certs/upload"),
+  defaultClusterAlias(haproxyByoCertsDeleteRoute, "patchpanel.byo_certs.delete", "/api/byo-certs/{name}"),
   ...(["cas", "crls"] as const).flatMap((k) => {
     const r = k === "cas" ? haproxyTrustedCaRoutes : haproxyTrustedCrlRoutes;
     const base = `/api/trusted-${k}`;
     return [
-      compat(r.list, `patchpanel.trusted_${k}.list`, base),
-      compat(r.validate, `patchpanel.trusted_${k}.validate`, `${base}/validate`),
-      compat(r.upload, `patchpanel.trusted_${k}.upload`, `${base}/upload`),
-      compat(r.delete, `patchpanel.trusted_${k}.delete`, `${base}/{id}`),
+      defaultClusterAlias(r.list, `patchpanel.trusted_${k}.list`, base),
+      defaultClusterAlias(r.validate, `patchpanel.trusted_${k}.validate`, `${base}/validate`),
+      defaultClusterAlias(r.upload, `patchpanel.trusted_${k}.upload`, `${base}/upload`),
+      defaultClusterAlias(r.delete, `patchpanel.trusted_${k}.delete`, `${base}/{id}`),
     ];
   }),
-  compat(haproxyCertStatusRoute, "patchpanel.certificates.status", "/api/certificates"),
-  compat(haproxyCertRenewAllRoute, "patchpanel.certificates.renew_all", "/api/certificates/renew"),
-  compat(haproxyCertRenewRoute, "patchpanel.certificates.renew", "/api/certificates/{id}/renew"),
+  defaultClusterAlias(haproxyCertStatusRoute, "patchpanel.certificates.status", "/api/certificates"),
+  defaultClusterAlias(
+    haproxyCertRenewAllRoute,
+    "patchpanel.certificates.renew_all",
+    "/api/certificates/renew",
+  ),
+  defaultClusterAlias(haproxyCertRenewRoute, "patchpanel.certificates.renew", "/api/certificates/{id}/renew"),
 ];
 
 export const haproxyCertRoutes: readonly RouteSpec[] = [

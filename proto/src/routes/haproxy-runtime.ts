@@ -7,7 +7,6 @@
  * names travel in the validated payload. Any agent of the cluster answers (queue group)
  * and fans the change out to every node (`ep.v1.haproxy.<cluster>.node.<node>.runtime.…`).
  */
-import type { z } from "zod";
 import { Errors } from "../errors.ts";
 import { Perm } from "../perms.ts";
 import { ClusterParams } from "../schemas/haproxy/api.ts";
@@ -35,6 +34,7 @@ import {
   ShutdownQuery,
   WeightBody,
 } from "../schemas/haproxy/runtime.ts";
+import { defaultClusterAlias } from "./haproxy-compat.ts";
 import { defineRoute, type RouteSpec } from "./route.ts";
 
 const P = "/api/v1/haproxy/clusters/{cluster}";
@@ -276,54 +276,45 @@ export const haproxyStatsRoute = defineRoute({
 
 // ---- PatchPanel compatibility: the same subjects, on the default cluster.
 
-const DEFAULT = "ep.v1.haproxy.default";
-const compatScope = { kind: "haproxy_clusters", param: "cluster", fixed: "default" } as const;
-const compat = <R extends RouteSpec>(r: R, id: string, path: string): R => {
-  const params = r.params ? (r.params as z.ZodObject).omit({ cluster: true } as never) : undefined;
-  return Object.freeze({
-    ...r,
-    id,
-    path,
-    aliases: undefined,
-    params: params && Object.keys(params.shape).length > 0 ? params : undefined,
-    scope: compatScope,
-    subject: (r.subject as string).replace(S, DEFAULT),
-    summary: `${r.summary} (PatchPanel, default cluster)`,
-    tags: ["patchpanel"],
-  }) as R;
-};
-
 export const haproxyRuntimeCompatRoutes: readonly RouteSpec[] = [
-  compat(
+  defaultClusterAlias(
     haproxyServerStateRoute,
     "patchpanel.runtime.server_state",
     "/api/haproxy/servers/{backend}/{server}/state",
   ),
-  compat(
+  defaultClusterAlias(
     haproxyServerWeightRoute,
     "patchpanel.runtime.server_weight",
     "/api/haproxy/servers/{backend}/{server}/weight",
   ),
-  compat(
+  defaultClusterAlias(
     haproxyFrontendEnableRoute,
     "patchpanel.runtime.frontend_enable",
     "/api/runtime/frontends/{name}/enable",
   ),
-  compat(
+  defaultClusterAlias(
     haproxyFrontendDisableRoute,
     "patchpanel.runtime.frontend_disable",
     "/api/runtime/frontends/{name}/disable",
   ),
-  compat(
+  defaultClusterAlias(
     haproxyFrontendMaxconnRoute,
     "patchpanel.runtime.maxconn_frontend",
     "/api/runtime/maxconn/frontend/{name}",
   ),
-  compat(haproxyGlobalMaxconnRoute, "patchpanel.runtime.maxconn_global", "/api/runtime/maxconn/global"),
-  compat(haproxyCountersClearRoute, "patchpanel.runtime.counters_clear", "/api/runtime/counters/clear"),
-  compat(haproxyIntentsListRoute, "patchpanel.runtime.intents_list", "/api/runtime/intents"),
-  compat(haproxyRuntimeShowRoute, "patchpanel.runtime.show", "/api/runtime/{what}"),
-  compat(
+  defaultClusterAlias(
+    haproxyGlobalMaxconnRoute,
+    "patchpanel.runtime.maxconn_global",
+    "/api/runtime/maxconn/global",
+  ),
+  defaultClusterAlias(
+    haproxyCountersClearRoute,
+    "patchpanel.runtime.counters_clear",
+    "/api/runtime/counters/clear",
+  ),
+  defaultClusterAlias(haproxyIntentsListRoute, "patchpanel.runtime.intents_list", "/api/runtime/intents"),
+  defaultClusterAlias(haproxyRuntimeShowRoute, "patchpanel.runtime.show", "/api/runtime/{what}"),
+  defaultClusterAlias(
     haproxySessionShutdownRoute,
     "patchpanel.runtime.session_shutdown",
     "/api/runtime/sessions/{id}/shutdown",

@@ -33,6 +33,7 @@ import {
   ValidateReply,
 } from "../schemas/haproxy/api.ts";
 import { StateDocument } from "../schemas/haproxy/state.ts";
+import { defaultClusterAlias } from "./haproxy-compat.ts";
 import { defineRoute, type RouteSpec } from "./route.ts";
 
 const P = "/api/v1/haproxy/clusters/{cluster}";
@@ -300,41 +301,24 @@ export const haproxyImportRoute = defineRoute({
 
 // ---- PatchPanel compatibility: the same subjects, on the default cluster.
 
-const DEFAULT = "ep.v1.haproxy.default";
-const compatScope = { kind: "haproxy_clusters", param: "cluster", fixed: "default" } as const;
-const compat = <R extends RouteSpec>(r: R, id: string, path: string, subject: string): R =>
-  Object.freeze({
-    ...r,
-    id,
-    path,
-    aliases: undefined,
-    params: undefined,
-    scope: compatScope,
-    subject,
-    summary: `${r.summary} (PatchPanel, default cluster)`,
-    tags: ["patchpanel"],
-  }) as R;
-
 export const patchpanelRoutes: readonly RouteSpec[] = [
-  compat(haproxyStateGetRoute, "patchpanel.state.get", "/api/state", `${DEFAULT}.state.get`),
-  compat(haproxyStatePutRoute, "patchpanel.state.put", "/api/state", `${DEFAULT}.state.put`),
-  compat(haproxyCfgRoute, "patchpanel.haproxy.cfg", "/api/haproxy/cfg", `${DEFAULT}.cfg.get`),
-  compat(haproxyReloadRoute, "patchpanel.haproxy.reload", "/api/haproxy/reload", `${DEFAULT}.control.reload`),
-  compat(haproxyStartRoute, "patchpanel.haproxy.start", "/api/haproxy/start", `${DEFAULT}.control.start`),
-  compat(haproxyStopRoute, "patchpanel.haproxy.stop", "/api/haproxy/stop", `${DEFAULT}.control.stop`),
-  compat(
+  defaultClusterAlias(haproxyStateGetRoute, "patchpanel.state.get", "/api/state"),
+  defaultClusterAlias(haproxyStatePutRoute, "patchpanel.state.put", "/api/state"),
+  defaultClusterAlias(haproxyCfgRoute, "patchpanel.haproxy.cfg", "/api/haproxy/cfg"),
+  defaultClusterAlias(haproxyReloadRoute, "patchpanel.haproxy.reload", "/api/haproxy/reload"),
+  defaultClusterAlias(haproxyStartRoute, "patchpanel.haproxy.start", "/api/haproxy/start"),
+  defaultClusterAlias(haproxyStopRoute, "patchpanel.haproxy.stop", "/api/haproxy/stop"),
+  defaultClusterAlias(
     haproxyControlStrategyRoute,
     "patchpanel.haproxy.control-strategy",
     "/api/haproxy/control-strategy",
-    `${DEFAULT}.control-strategy`,
   ),
-  compat(
+  defaultClusterAlias(
     haproxySslCapabilitiesRoute,
     "patchpanel.haproxy.ssl-capabilities",
     "/api/haproxy/ssl-capabilities",
-    `${DEFAULT}.ssl-capabilities`,
   ),
-  compat(haproxySnapshotsRoute, "patchpanel.snapshots", "/api/snapshots", `${DEFAULT}.snapshots.list`),
+  defaultClusterAlias(haproxySnapshotsRoute, "patchpanel.snapshots", "/api/snapshots"),
 ];
 
 /** Every HAProxy route, canonical first. */
