@@ -64,8 +64,11 @@ function envFor(svc: ServiceDir, inst: string): Record<string, string> {
     Object.assign(env, {
       EP_HTTP_PORT: String(gatewayPorts[inst]),
       EP_HTTP_HOST: "127.0.0.1",
-      // A request held by a killed instance is retried after this (reads only).
-      EP_REQUEST_TIMEOUT_MS: "3000",
+      // A read held by a killed instance is retried once after this. Reads that wait on a
+      // replicated KV bucket whose leader was on a killed NATS node stall for the election
+      // (5.5–6.5 s measured here), so two attempts must outlast it: 2 × 5 s. (The default,
+      // 10 s, outlasts it in one attempt; the suite uses less to keep kills quick.)
+      EP_REQUEST_TIMEOUT_MS: "5000",
       EP_WRITE_TIMEOUT_MS: "12000",
       EP_RATE_LIMIT_RPM: "1000000",
       EP_RATE_BURST_RPS: "100000",
