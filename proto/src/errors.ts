@@ -99,6 +99,7 @@ export const Errors = {
   TooManyKeys: def("too_many_keys", 409, "at most {max} active API keys per user"),
   // --- mesh ---
   ServiceUnavailable: def("service_unavailable", 503, "no instance of {service} is answering", true),
+  BusUnavailable: def("bus_unavailable", 503, "the message bus is briefly unavailable; retry", true),
   Timeout: def("upstream_timeout", 504, "{service} did not answer in time", true),
   Internal: def("internal_error", 500, "internal error"),
   // --- adapters (typed vendor failures) ---

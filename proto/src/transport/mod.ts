@@ -7,4 +7,5 @@ export * from "./serve.ts";
 export * from "./stream.ts";
 export * from "./streams.ts";
 export * from "./trace.ts";
+export * from "./transient.ts";
 export * from "./wire.ts";

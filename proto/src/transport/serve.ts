@@ -18,6 +18,7 @@ import type { Principal } from "../schemas/common.ts";
 import { parseOrThrow } from "../validation.ts";
 import { type CallMeta, decodeMeta } from "./headers.ts";
 import { inServerSpan } from "./trace.ts";
+import { busUnavailable, isTransientBusError } from "./transient.ts";
 import { decodeJson, encodeJson, isWithMeta, type WireReply, type WithMeta } from "./wire.ts";
 
 export interface HandlerContext {
@@ -142,8 +143,13 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
       reply = isWithMeta(out) ? { ok: true, data: out.data, meta: out.meta } : { ok: true, data: out };
     } catch (err) {
       tally.errors++;
-      if (!(err instanceof EpError)) reqLog.error({ err, endpoint: epName }, "handler failed");
-      reply = { ok: false, error: toEpError(err).toWire() };
+      if (!(err instanceof EpError) && isTransientBusError(err)) {
+        reqLog.warn({ err, endpoint: epName }, "bus unavailable; answered 503");
+        reply = { ok: false, error: busUnavailable(err).toWire() };
+      } else {
+        if (!(err instanceof EpError)) reqLog.error({ err, endpoint: epName }, "handler failed");
+        reply = { ok: false, error: toEpError(err).toWire() };
+      }
     }
     tally.totalMs += performance.now() - t0;
     queueReply(msg, encodeJson(reply), reqLog);

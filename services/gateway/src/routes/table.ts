@@ -61,17 +61,33 @@ function sendBinary(reply: FastifyReply, data: unknown): FastifyReply {
  * a timed-out write may have been applied.
  */
 const READ_RETRIES = 1;
+/**
+ * `bus_unavailable` (a service met the bus mid leader election, which takes ~5 s) is
+ * retried with backoff while the read is younger than this. A timeout has already spent
+ * its time and gets one retry; "no instance answering" was already retried by `call()`.
+ */
+const UNAVAILABLE_BUDGET_MS = 8_000;
 
 function retryableFailure(err: unknown): boolean {
-  return Errors.Timeout.is(err) || Errors.ServiceUnavailable.is(err);
+  return Errors.Timeout.is(err) || Errors.ServiceUnavailable.is(err) || Errors.BusUnavailable.is(err);
 }
 
 async function retryRead<T>(idempotent: boolean, attempt: () => Promise<T>): Promise<T> {
-  for (let n = 0; ; n++) {
+  const started = Date.now();
+  let retries = 0;
+  let delay = 200;
+  for (;;) {
     try {
       return await attempt();
     } catch (err) {
-      if (!idempotent || n >= READ_RETRIES || !retryableFailure(err)) throw err;
+      if (!idempotent || !retryableFailure(err)) throw err;
+      if (!Errors.BusUnavailable.is(err)) {
+        if (++retries > READ_RETRIES) throw err;
+        continue;
+      }
+      if (Date.now() - started + delay > UNAVAILABLE_BUDGET_MS) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 1_000);
     }
   }
 }
