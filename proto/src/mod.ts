@@ -11,6 +11,7 @@ export * from "./names.ts";
 export * from "./perms.ts";
 export * from "./routes/index.ts";
 export * from "./runtime/config.ts";
+export * from "./runtime/database.ts";
 export * from "./runtime/nats.ts";
 export * from "./runtime/service.ts";
 export * from "./schemas/adapters.ts";

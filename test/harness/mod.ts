@@ -11,6 +11,7 @@ export {
   type StartNatsClusterOptions,
   startNatsCluster,
 } from "./cluster.ts";
+export { type ControlPlane, OWNER_PASSWORD, startControlPlane } from "./control-plane.ts";
 export { dockerAvailable } from "./docker.ts";
 export { authDatabase, type ServiceDir, type ServiceProcess, spawnService, TEST_PEPPER } from "./mesh.ts";
 export { findNatsServer, type NatsServer, type StartNatsOptions, startNats } from "./nats.ts";

@@ -11,7 +11,7 @@ import { parseEnv } from "@edgeplane/proto";
 import { z } from "zod";
 import { exportCsv, insertAuditRows, rssMiB } from "../../../test/e2e/auth/export.ts";
 import { startAuthMesh } from "../../../test/e2e/auth/mesh.ts";
-import { finishMachineInfo, machineInfo } from "../lib/machine.ts";
+import { startResult } from "../lib/bench-result.ts";
 import { type BenchContext, type Benchmark, type BenchResult, target } from "../lib/types.ts";
 
 const Settings = z.object({
@@ -26,8 +26,7 @@ export const benchmark: Benchmark = {
   title: "audit CSV export of 1M rows through the gateway, bounded memory",
   async run(ctx: BenchContext): Promise<BenchResult> {
     const s = parseEnv(Settings, ctx.env);
-    const startedAt = new Date().toISOString();
-    const machine = machineInfo();
+    const result = startResult(this, { rows: s.BENCH_EXPORT_ROWS, padBytes: s.BENCH_EXPORT_PAD });
     const mesh = await startAuthMesh({ authEnv: { EP_AUDIT_WRITER: "false", EP_LOG_LEVEL: "warn" } });
     try {
       ctx.log(`inserting ${s.BENCH_EXPORT_ROWS} rows`);
@@ -59,13 +58,7 @@ export const benchmark: Benchmark = {
         "auth RSS growth, peak (MiB)": r1(growth.auth),
       };
       ctx.log(JSON.stringify(metrics));
-      return {
-        name: "audit-export",
-        title: this.title,
-        startedAt,
-        finishedAt: new Date().toISOString(),
-        machine: finishMachineInfo(machine),
-        settings: { rows: s.BENCH_EXPORT_ROWS, padBytes: s.BENCH_EXPORT_PAD },
+      return result.finish({
         cases: [],
         metrics,
         targets: [
@@ -83,7 +76,7 @@ export const benchmark: Benchmark = {
           "RSS is sampled every 50 ms from /proc; growth is the peak over the baseline taken after a 10,000-row warm-up export.",
         ],
         failedRequests: 0,
-      };
+      });
     } finally {
       await mesh.dispose();
     }

@@ -42,9 +42,9 @@ import { activeSigningKey } from "../../../services/auth/src/signing.ts";
 import { createAuthenticator } from "../../../services/gateway/src/plugins/auth.ts";
 import { type AuthMesh, startAuthMesh } from "../../../test/e2e/auth/mesh.ts";
 import { TEST_PEPPER } from "../../../test/harness/mod.ts";
+import { startResult } from "../lib/bench-result.ts";
 import { waitForQuiet, withCpu } from "../lib/cpu.ts";
 import type { LoadStats } from "../lib/load.ts";
-import { finishMachineInfo, machineInfo } from "../lib/machine.ts";
 import { percentile, Samples, summarize } from "../lib/percentiles.ts";
 import {
   type BenchContext,
@@ -147,8 +147,7 @@ export const benchmark: Benchmark = {
   title: "API-key verification (cached, uncached, bcrypt for scale); audit append and verify",
   async run(ctx: BenchContext): Promise<BenchResult> {
     const s = parseEnv(Settings, ctx.env);
-    const startedAt = new Date().toISOString();
-    const machine = machineInfo();
+    const result = startResult(this, { ...s, concurrency: CONCURRENCY });
     const notes: string[] = [];
     const metrics: Record<string, number> = {};
     const cases: CaseResult[] = [];
@@ -381,13 +380,7 @@ export const benchmark: Benchmark = {
       await nc.drain().catch(() => undefined);
       await mesh.dispose();
     }
-    return {
-      name: "auth",
-      title: this.title,
-      startedAt,
-      finishedAt: new Date().toISOString(),
-      machine: finishMachineInfo(machine),
-      settings: { ...s, concurrency: CONCURRENCY },
+    return result.finish({
       cases,
       metrics,
       targets: [
@@ -418,6 +411,6 @@ export const benchmark: Benchmark = {
       ],
       notes,
       failedRequests: 0,
-    };
+    });
   },
 };

@@ -12,8 +12,8 @@ import { validateByo, validateCrl } from "../../../services/haproxy-agent/src/pk
 import { startCluster } from "../../../test/e2e/haproxy/cluster.ts";
 import { Pki } from "../../../test/e2e/haproxy-certs/mint.ts";
 import { tmpDir } from "../../../test/harness/mod.ts";
-import { finishMachineInfo, machineInfo } from "../lib/machine.ts";
-import { type Benchmark, type BenchResult, target } from "../lib/types.ts";
+import { startResult } from "../lib/bench-result.ts";
+import { type Benchmark, target } from "../lib/types.ts";
 
 const Settings = z.object({
   BENCH_CERTS_REPEAT: z.coerce
@@ -32,9 +32,8 @@ export const benchmark: Benchmark = {
   title: "HAProxy certificates: validate, upload → served on all nodes (runtime) vs commit + reload",
   async run(ctx) {
     const s = parseEnv(Settings, ctx.env);
-    const machine = machineInfo();
-    const startedAt = new Date().toISOString();
-    const dir = await tmpDir("ep-bench-certs-");
+    const result = startResult(benchmark, { ...s });
+    await using dir = await tmpDir("ep-bench-certs-");
     const pki = new Pki(dir.path);
     await pki.ca("root", "Bench Root");
     const inter = await pki.issue("inter", "root", { kind: "ca" });
@@ -108,15 +107,8 @@ export const benchmark: Benchmark = {
       metrics.runtime_share = round(viaRuntime / s.BENCH_CERTS_REPEAT);
     } finally {
       await c.close();
-      await dir[Symbol.asyncDispose]();
     }
-    const result: BenchResult = {
-      name: "haproxy-certs",
-      title: benchmark.title,
-      startedAt,
-      finishedAt: new Date().toISOString(),
-      machine: finishMachineInfo(machine),
-      settings: { ...s },
+    return result.finish({
       cases: [],
       metrics,
       targets: [
@@ -150,7 +142,6 @@ export const benchmark: Benchmark = {
         "commit_reload_ms: PUT state switching the bind to another stored certificate, reply after both nodes reloaded (median).",
       ],
       failedRequests: failed,
-    };
-    return result;
+    });
   },
 };

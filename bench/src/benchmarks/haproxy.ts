@@ -14,8 +14,8 @@ import { HaproxyProcess } from "../../../services/haproxy-agent/src/haproxy.ts";
 import { render } from "../../../services/haproxy-agent/src/render.ts";
 import { startCluster } from "../../../test/e2e/haproxy/cluster.ts";
 import { tmpDir } from "../../../test/harness/mod.ts";
-import { finishMachineInfo, machineInfo } from "../lib/machine.ts";
-import type { Benchmark, BenchResult, Target } from "../lib/types.ts";
+import { startResult } from "../lib/bench-result.ts";
+import type { Benchmark, Target } from "../lib/types.ts";
 
 const Settings = z.object({
   BENCH_HAPROXY_SIZES: z.string().default("10,1000,10000").describe("Backend counts, comma-separated."),
@@ -66,9 +66,8 @@ export const benchmark: Benchmark = {
   async run(ctx) {
     const s = parseEnv(Settings, ctx.env);
     const sizes = s.BENCH_HAPROXY_SIZES.split(",").map((x) => Number(x.trim()));
-    const machine = machineInfo();
-    const startedAt = new Date().toISOString();
-    const dir = await tmpDir("ep-bench-haproxy-");
+    const result = startResult(benchmark, { ...s });
+    await using dir = await tmpDir("ep-bench-haproxy-");
     const natsConf = join(dir.path, "nats.conf");
     await writeFile(natsConf, "max_payload: 8MB\n");
     const c = await startCluster({
@@ -191,21 +190,13 @@ export const benchmark: Benchmark = {
       );
     } finally {
       await c.close();
-      await dir[Symbol.asyncDispose]();
     }
-    const result: BenchResult = {
-      name: "haproxy",
-      title: benchmark.title,
-      startedAt,
-      finishedAt: new Date().toISOString(),
-      machine: finishMachineInfo(machine),
-      settings: { ...s },
+    return result.finish({
       cases: [],
       metrics,
       targets,
       notes,
       failedRequests: failed,
-    };
-    return result;
+    });
   },
 };

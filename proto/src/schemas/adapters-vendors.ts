@@ -53,6 +53,22 @@ export interface AdapterVendorDef {
 const Action = z.enum(["accept", "drop", "reject"]).describe("What the rule does with matching packets.");
 const Protocol = z.enum(["tcp", "udp", "icmp", "any"]).describe("Layer-4 protocol to match.");
 
+/**
+ * The packet match every firewall rule has (what `ruleCheck` checks), described in the
+ * vendor's own words. Spread into the rule's object where the vendor lists it.
+ */
+function ruleMatch(describe: { source: string; destination: string; port: string }) {
+  return {
+    protocol: Protocol.default("any"),
+    source: AdapterAddressOrCidr.optional().describe(describe.source),
+    destination: AdapterAddressOrCidr.optional().describe(describe.destination),
+    port: AdapterPort.optional().describe(describe.port),
+  };
+}
+
+/** `enabled` of OPNsense and OpenWrt objects: on unless said otherwise. */
+const activeFlag = (noun: string) => z.boolean().default(true).describe(`Whether the ${noun} is active.`);
+
 /** `port` needs tcp or udp; source/destination families must agree with each other. */
 function ruleCheck(v: Record<string, unknown>): FieldIssue[] {
   const out: FieldIssue[] = [];
@@ -74,6 +90,49 @@ function ruleCheck(v: Record<string, unknown>): FieldIssue[] {
   return out;
 }
 
+// --- feature builders: a declaration below spells out only what is particular to it -----
+
+const CRUD: readonly AdapterOperation[] = ["create", "update", "delete"];
+
+interface WritableSpec
+  extends Pick<AdapterFeatureDef, "name" | "description" | "rollback" | "check" | "maxConfirmWithin"> {
+  /** Default: create, update and delete. */
+  readonly operations?: readonly AdapterOperation[];
+  /** Default: none. */
+  readonly catastrophic?: readonly AdapterOperation[];
+  /** One level for every operation, or per operation. */
+  readonly risk: AdapterRisk | AdapterFeatureDef["risk"];
+  readonly data: z.ZodObject;
+  readonly id: z.ZodString;
+}
+
+/** A readable feature whose objects can be written (by default created, updated, deleted). */
+function writable({ operations = CRUD, catastrophic = [], risk, ...rest }: WritableSpec): AdapterFeatureDef {
+  const perOp = typeof risk === "string" ? Object.fromEntries(operations.map((op) => [op, risk])) : risk;
+  return { ...rest, readable: true, operations, catastrophic, risk: perOp };
+}
+
+/** Every vendor's firewall rules: create, update, delete at medium risk, checked by `ruleCheck`. */
+function firewallRules(spec: Omit<WritableSpec, "name" | "risk" | "check">): AdapterFeatureDef {
+  return writable({ name: "firewall_rules", risk: "medium", check: ruleCheck, ...spec });
+}
+
+/** A feature that is only read. */
+function readOnly(name: string, description: string): AdapterFeatureDef {
+  return { name, description, readable: true, operations: [], catastrophic: [], risk: {}, rollback: "none" };
+}
+
+/** `reboot`, the device-wide action of the appliances: catastrophic, nothing to roll back. */
+const SYSTEM_REBOOT: AdapterFeatureDef = {
+  name: "system",
+  description: "Device-wide actions: `reboot` (catastrophic).",
+  readable: false,
+  operations: ["reboot"],
+  catastrophic: ["reboot"],
+  risk: { reboot: "catastrophic" },
+  rollback: "none",
+};
+
 // --- linux (SSH + nft -j + ip -j) -------------------------------------------------------------
 
 const NftName = z
@@ -89,10 +148,11 @@ export const LinuxFirewallRule = z
     table: NftName.default("filter").describe("nftables table (must exist)."),
     chain: NftName.default("input").describe("nftables chain (must exist)."),
     action: Action,
-    protocol: Protocol.default("any"),
-    source: AdapterAddressOrCidr.optional().describe("Source address or prefix to match."),
-    destination: AdapterAddressOrCidr.optional().describe("Destination address or prefix to match."),
-    port: AdapterPort.optional().describe("Destination port to match (tcp/udp)."),
+    ...ruleMatch({
+      source: "Source address or prefix to match.",
+      destination: "Destination address or prefix to match.",
+      port: "Destination port to match (tcp/udp).",
+    }),
     comment: AdapterComment.optional(),
   })
   .strict()
@@ -123,23 +183,17 @@ const linux: AdapterVendorDef = {
   credentials: ["username"],
   credentialsOneOf: [["password", "private_key"]],
   features: [
-    {
-      name: "firewall_rules",
+    firewallRules({
       description: "nftables rules (`nft -j list ruleset`); id `family:table:chain:handle`.",
-      readable: true,
-      operations: ["create", "update", "delete"],
-      catastrophic: [],
-      risk: { create: "medium", update: "medium", delete: "medium" },
       rollback: "snapshot",
       data: LinuxFirewallRule,
-      check: ruleCheck,
       id: z
         .string()
         .regex(
           /^(inet|ip|ip6):[A-Za-z][A-Za-z0-9_-]{0,31}:[A-Za-z][A-Za-z0-9_-]{0,31}:\d{1,10}$/,
           "`family:table:chain:handle`",
         ),
-    },
+    }),
     {
       name: "ruleset",
       description: "The whole nftables ruleset; `delete` flushes it (catastrophic).",
@@ -149,39 +203,27 @@ const linux: AdapterVendorDef = {
       risk: { delete: "catastrophic" },
       rollback: "snapshot",
     },
-    {
+    writable({
       name: "routes",
       description: "Static routes of the main table (`ip -j route`); id is the destination.",
-      readable: true,
       operations: ["create", "delete"],
-      catastrophic: [],
-      risk: { create: "high", delete: "high" },
+      risk: "high",
       rollback: "inverse",
       data: LinuxRoute,
       id: z.string().regex(/^(default|[0-9a-fA-F:.]+\/\d{1,3})$/, "a prefix or `default`"),
-    },
-    {
+    }),
+    writable({
       name: "addresses",
       description: "Interface addresses (`ip -j addr`); id `interface/address/prefix`.",
-      readable: true,
       operations: ["create", "delete"],
-      catastrophic: [],
-      risk: { create: "high", delete: "high" },
+      risk: "high",
       rollback: "inverse",
       data: LinuxAddress,
       id: z
         .string()
         .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\/[0-9a-fA-F:.]+\/\d{1,3}$/, "`interface/address/prefix`"),
-    },
-    {
-      name: "interfaces",
-      description: "Links and their state (`ip -j link`).",
-      readable: true,
-      operations: [],
-      catastrophic: [],
-      risk: {},
-      rollback: "none",
-    },
+    }),
+    readOnly("interfaces", "Links and their state (`ip -j link`)."),
   ],
 };
 
@@ -196,11 +238,12 @@ export const OpnsenseFirewallRule = z
       .default("lan")
       .describe("Interface the rule is attached to."),
     direction: z.enum(["in", "out"]).default("in").describe("Traffic direction."),
-    protocol: Protocol.default("any"),
-    source: AdapterAddressOrCidr.optional().describe("Source address or prefix (any if absent)."),
-    destination: AdapterAddressOrCidr.optional().describe("Destination address or prefix (any if absent)."),
-    port: AdapterPort.optional().describe("Destination port (tcp/udp)."),
-    enabled: z.boolean().default(true).describe("Whether the rule is active."),
+    ...ruleMatch({
+      source: "Source address or prefix (any if absent).",
+      destination: "Destination address or prefix (any if absent).",
+      port: "Destination port (tcp/udp).",
+    }),
+    enabled: activeFlag("rule"),
     comment: AdapterComment.optional().describe("Description of the rule."),
   })
   .strict()
@@ -220,7 +263,7 @@ export const OpnsenseAlias = z
       .min(1)
       .max(256)
       .describe("Entries: addresses, prefixes or ports."),
-    enabled: z.boolean().default(true).describe("Whether the alias is active."),
+    enabled: activeFlag("alias"),
     comment: AdapterComment.optional().describe("Description."),
   })
   .strict()
@@ -235,89 +278,58 @@ const opnsense: AdapterVendorDef = {
     "https: `/api/firewall/filter/*`, `/api/firewall/alias/*`, `/api/dhcpv4/leases/*`; HTTP Basic with key/secret",
   credentials: ["api_key", "api_secret"],
   features: [
-    {
-      name: "firewall_rules",
+    firewallRules({
       description:
         "Firewall filter rules; commit-confirm uses OPNsense's savepoint → apply/{revision} → cancelRollback.",
-      readable: true,
-      operations: ["create", "update", "delete"],
-      catastrophic: [],
-      risk: { create: "medium", update: "medium", delete: "medium" },
       rollback: "native",
       maxConfirmWithin: 60,
       data: OpnsenseFirewallRule,
-      check: ruleCheck,
       id: uuid,
-    },
-    {
+    }),
+    writable({
       name: "aliases",
       description: "Firewall aliases (hosts, networks, ports).",
-      readable: true,
-      operations: ["create", "update", "delete"],
-      catastrophic: [],
       risk: { create: "low", update: "medium", delete: "medium" },
       rollback: "inverse",
       data: OpnsenseAlias,
       id: uuid,
-    },
-    {
-      name: "dhcp_leases",
-      description: "DHCPv4 leases (read only).",
-      readable: true,
-      operations: [],
-      catastrophic: [],
-      risk: {},
-      rollback: "none",
-    },
-    {
-      name: "system",
-      description: "Device-wide actions: `reboot` (catastrophic).",
-      readable: false,
-      operations: ["reboot"],
-      catastrophic: ["reboot"],
-      risk: { reboot: "catastrophic" },
-      rollback: "none",
-    },
+    }),
+    readOnly("dhcp_leases", "DHCPv4 leases (read only)."),
+    SYSTEM_REBOOT,
   ],
 };
 
 // --- MikroTik RouterOS v7 (REST) ----------------------------------------------------------
 
-export const RouterosFirewallRule = z
-  .object({
-    chain: z.enum(["input", "forward", "output"]).default("input").describe("Filter chain."),
-    action: Action,
-    protocol: Protocol.default("any"),
-    source: AdapterAddressOrCidr.optional().describe("`src-address`."),
-    destination: AdapterAddressOrCidr.optional().describe("`dst-address`."),
-    port: AdapterPort.optional().describe("`dst-port` (tcp/udp)."),
-    in_interface: AdapterIfName.optional().describe("`in-interface`."),
-    disabled: z.boolean().default(false).describe("Whether the rule is disabled."),
-    comment: AdapterComment.optional(),
-  })
-  .strict()
-  .describe("A RouterOS `/ip/firewall/filter` rule.");
+/** A RouterOS item: fields, then the `disabled` flag and `comment` that every item carries. */
+function routerosItem<T extends z.ZodRawShape>(noun: string, description: string, fields: T) {
+  return z
+    .object({
+      ...fields,
+      disabled: z.boolean().default(false).describe(`Whether the ${noun} is disabled.`),
+      comment: AdapterComment.optional(),
+    })
+    .strict()
+    .describe(description);
+}
 
-export const RouterosAddress = z
-  .object({
-    address: AdapterCidr.describe("Address with prefix length."),
-    interface: AdapterIfName.describe("Interface."),
-    disabled: z.boolean().default(false).describe("Whether the address is disabled."),
-    comment: AdapterComment.optional(),
-  })
-  .strict()
-  .describe("A RouterOS `/ip/address` entry.");
+export const RouterosFirewallRule = routerosItem("rule", "A RouterOS `/ip/firewall/filter` rule.", {
+  chain: z.enum(["input", "forward", "output"]).default("input").describe("Filter chain."),
+  action: Action,
+  ...ruleMatch({ source: "`src-address`.", destination: "`dst-address`.", port: "`dst-port` (tcp/udp)." }),
+  in_interface: AdapterIfName.optional().describe("`in-interface`."),
+});
 
-export const RouterosRoute = z
-  .object({
-    destination: AdapterCidr.describe("`dst-address`."),
-    gateway: z.union([AdapterIpAddress, AdapterIfName]).describe("`gateway`: next-hop address or interface."),
-    distance: z.number().int().min(1).max(255).default(1).describe("Administrative distance."),
-    disabled: z.boolean().default(false).describe("Whether the route is disabled."),
-    comment: AdapterComment.optional(),
-  })
-  .strict()
-  .describe("A RouterOS `/ip/route` entry.");
+export const RouterosAddress = routerosItem("address", "A RouterOS `/ip/address` entry.", {
+  address: AdapterCidr.describe("Address with prefix length."),
+  interface: AdapterIfName.describe("Interface."),
+});
+
+export const RouterosRoute = routerosItem("route", "A RouterOS `/ip/route` entry.", {
+  destination: AdapterCidr.describe("`dst-address`."),
+  gateway: z.union([AdapterIpAddress, AdapterIfName]).describe("`gateway`: next-hop address or interface."),
+  distance: z.number().int().min(1).max(255).default(1).describe("Administrative distance."),
+});
 
 const rosId = z.string().regex(/^\*[0-9A-F]{1,8}$/, "a RouterOS id such as `*1A`");
 
@@ -327,49 +339,29 @@ const routeros: AdapterVendorDef = {
   transport: "https: `/rest/...` with GET/PUT/PATCH/DELETE, all values strings; HTTP Basic",
   credentials: ["username", "password"],
   features: [
-    {
-      name: "firewall_rules",
+    firewallRules({
       description: "`/ip/firewall/filter`.",
-      readable: true,
-      operations: ["create", "update", "delete"],
-      catastrophic: [],
-      risk: { create: "medium", update: "medium", delete: "medium" },
       rollback: "inverse",
       data: RouterosFirewallRule,
-      check: ruleCheck,
       id: rosId,
-    },
-    {
+    }),
+    writable({
       name: "addresses",
       description: "`/ip/address`.",
-      readable: true,
-      operations: ["create", "update", "delete"],
-      catastrophic: [],
-      risk: { create: "high", update: "high", delete: "high" },
+      risk: "high",
       rollback: "inverse",
       data: RouterosAddress,
       id: rosId,
-    },
-    {
+    }),
+    writable({
       name: "routes",
       description: "`/ip/route`.",
-      readable: true,
-      operations: ["create", "update", "delete"],
-      catastrophic: [],
-      risk: { create: "high", update: "high", delete: "high" },
+      risk: "high",
       rollback: "inverse",
       data: RouterosRoute,
       id: rosId,
-    },
-    {
-      name: "system",
-      description: "Device-wide actions: `reboot` (catastrophic).",
-      readable: false,
-      operations: ["reboot"],
-      catastrophic: ["reboot"],
-      risk: { reboot: "catastrophic" },
-      rollback: "none",
-    },
+    }),
+    SYSTEM_REBOOT,
   ],
 };
 
@@ -383,11 +375,8 @@ export const OpenwrtFirewallRule = z
     src: Zone.default("wan").describe("Source zone."),
     dest: Zone.optional().describe("Destination zone (absent: the router itself)."),
     action: Action,
-    protocol: Protocol.default("any"),
-    source: AdapterAddressOrCidr.optional().describe("`src_ip`."),
-    destination: AdapterAddressOrCidr.optional().describe("`dest_ip`."),
-    port: AdapterPort.optional().describe("`dest_port` (tcp/udp)."),
-    enabled: z.boolean().default(true).describe("Whether the rule is active."),
+    ...ruleMatch({ source: "`src_ip`.", destination: "`dest_ip`.", port: "`dest_port` (tcp/udp)." }),
+    enabled: activeFlag("rule"),
   })
   .strict()
   .describe("A UCI `firewall` section of type `rule`.");
@@ -413,24 +402,16 @@ const openwrt: AdapterVendorDef = {
     "http(s): `/ubus` JSON-RPC 2.0 — session.login, uci get/add/set/delete/changes/apply/confirm/rollback",
   credentials: ["username", "password"],
   features: [
-    {
-      name: "firewall_rules",
+    firewallRules({
       description:
         "UCI `firewall` rules; commit-confirm uses rpcd's `uci apply {rollback: true}` → `uci confirm`.",
-      readable: true,
-      operations: ["create", "update", "delete"],
-      catastrophic: [],
-      risk: { create: "medium", update: "medium", delete: "medium" },
       rollback: "native",
       data: OpenwrtFirewallRule,
-      check: ruleCheck,
       id: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, "a UCI section name"),
-    },
-    {
+    }),
+    writable({
       name: "network_interfaces",
       description: "UCI `network` interfaces; commit-confirm as for firewall rules.",
-      readable: true,
-      operations: ["create", "update", "delete"],
       catastrophic: ["delete"],
       risk: { create: "high", update: "high", delete: "catastrophic" },
       rollback: "native",
@@ -440,16 +421,8 @@ const openwrt: AdapterVendorDef = {
           ? [{ field: "data.ipaddr", message: "proto static needs ipaddr and netmask", type: "custom" }]
           : [],
       id: z.string().regex(/^[a-z][a-z0-9_]{0,14}$/, "a UCI interface name"),
-    },
-    {
-      name: "system",
-      description: "Device-wide actions: `reboot` (catastrophic).",
-      readable: false,
-      operations: ["reboot"],
-      catastrophic: ["reboot"],
-      risk: { reboot: "catastrophic" },
-      rollback: "none",
-    },
+    }),
+    SYSTEM_REBOOT,
   ],
 };
 

@@ -22,10 +22,10 @@ import {
   newId,
   type RunServiceOptions,
   ServiceName,
+  servicePool,
   validationError,
   withMeta,
 } from "@edgeplane/proto";
-import pg from "pg";
 import { AdaptersEnv } from "./config.ts";
 import {
   createController,
@@ -49,22 +49,17 @@ import {
 
 export const VERSION = "0.1.0";
 
-let pool: pg.Pool | undefined;
+const database = servicePool();
 
 export const service: RunServiceOptions<typeof AdaptersEnv> = {
   name: ServiceName.Adapters,
   version: VERSION,
   description: "Vendor device adapters",
   env: AdaptersEnv,
-  healthy: async () => {
-    await pool?.query("SELECT 1");
-    return pool !== undefined;
-  },
+  healthy: database.healthy,
   async setup(rt) {
     const { config, svc, js, log } = rt;
-    const db = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.EP_DB_POOL_MAX });
-    pool = db;
-    db.on("error", (err) => log.error({ err }, "idle database client failed"));
+    const db = await database.open(rt);
     const deps: Deps = {
       db,
       sealer: createSealer(config.EP_SEALING_KEY),
@@ -206,10 +201,10 @@ export const service: RunServiceOptions<typeof AdaptersEnv> = {
         });
     }, config.EP_ADAPTER_SWEEP_MS);
     timer.unref();
+    // Runs before the pool ends (registered after it).
     rt.onStop(async () => {
       clearInterval(timer);
       await running;
-      await db.end();
     });
   },
 };

@@ -5,7 +5,7 @@
  */
 import { auditExportRoute, auditQueryRoute, auditVerifyRoute, openStream } from "@edgeplane/proto";
 import type { ChainRow } from "./audit-chain.ts";
-import { CSV_COLUMNS, loadAuditKeys, verifyChain, walkCsv } from "./audit-store.ts";
+import { CSV_COLUMNS, loadAuditKeys, readPage, verifyChain, walkCsv } from "./audit-store.ts";
 import type { Deps } from "./deps.ts";
 
 interface Filters {
@@ -93,38 +93,15 @@ export function registerAuditRoutes(d: Deps): void {
       (await db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_log ${where}`, f.params)).rows[0]?.n ??
         0,
     );
-    const { TIME_SQL } = await import("./audit-store.ts");
-    const r = await db.query({
-      text: `SELECT seq, event_id, ${TIME_SQL}, actor_type, actor_id, actor_name, action, category, target_type, target_id,
-               result, request_id, source_ip, summary, prev_hash, row_hash
-               FROM audit_log ${where} ORDER BY seq ${q.order === "asc" ? "ASC" : "DESC"}
-              LIMIT ${perPage} OFFSET ${offset}`,
-      values: f.params,
-      rowMode: "array",
-      types: { getTypeParser: () => (v: string) => v },
+    const rows = await readPage(db, {
+      where: f.where,
+      params: f.params,
+      order: q.order,
+      limit: perPage,
+      offset,
     });
-    const rows = (r.rows as (string | null)[][]).map((a) =>
-      viewRow({
-        seq: Number(a[0]),
-        event_id: a[1] as string,
-        time: a[2] as string,
-        actor_type: a[3] as string,
-        actor_id: a[4] ?? null,
-        actor_name: a[5] ?? null,
-        action: a[6] as string,
-        category: a[7] as string,
-        target_type: a[8] ?? null,
-        target_id: a[9] ?? null,
-        result: a[10] as string,
-        request_id: a[11] ?? null,
-        source_ip: a[12] ?? null,
-        summary: a[13] as string,
-        prev_hash: Buffer.from((a[14] as string).slice(2), "hex"),
-        row_hash: Buffer.from((a[15] as string).slice(2), "hex"),
-      }),
-    );
     return {
-      items: rows,
+      items: rows.map(viewRow),
       total,
       page: Math.floor(offset / perPage) + 1,
       per_page: perPage,

@@ -23,7 +23,8 @@ const ROW_SQL = `SELECT seq, event_id, ${TIME_SQL}, actor_type, actor_id, actor_
 const raw = { getTypeParser: () => (v: string) => v };
 const hex = (v: string) => Buffer.from(v.slice(2), "hex");
 
-function toRow(a: (string | null)[]): ChainRow {
+/** The hashed columns of a `ROW_SQL` row read in array mode (the hashes stay out: see `toRow`). */
+function rowContent(a: (string | null)[]): Omit<ChainRow, "prev_hash" | "row_hash"> {
   return {
     seq: Number(a[0]),
     event_id: a[1] as string,
@@ -39,9 +40,36 @@ function toRow(a: (string | null)[]): ChainRow {
     request_id: a[11] ?? null,
     source_ip: a[12] ?? null,
     summary: a[13] as string,
-    prev_hash: hex(a[14] as string),
-    row_hash: hex(a[15] as string),
   };
+}
+
+function toRow(a: (string | null)[]): ChainRow {
+  return { ...rowContent(a), prev_hash: hex(a[14] as string), row_hash: hex(a[15] as string) };
+}
+
+/** `ROW_SQL` followed by `tail` (WHERE, ORDER, LIMIT…), as rows. */
+async function queryRows(db: Queryable, tail: string, values: unknown[]): Promise<ChainRow[]> {
+  const r = (await db.query({
+    text: `${ROW_SQL} ${tail}`,
+    values,
+    rowMode: "array",
+    types: raw,
+  })) as pg.QueryArrayResult<(string | null)[]>;
+  return r.rows.map(toRow);
+}
+
+/** One page of rows for the query API: `where`/`params` filter ($1 is the first parameter). */
+export function readPage(
+  db: Queryable,
+  opts: { where: string; params: unknown[]; order: "asc" | "desc"; limit: number; offset: number },
+): Promise<ChainRow[]> {
+  const where = opts.where ? `WHERE ${opts.where}` : "";
+  const order = opts.order === "asc" ? "ASC" : "DESC";
+  return queryRows(
+    db,
+    `${where} ORDER BY seq ${order} LIMIT ${opts.limit} OFFSET ${opts.offset}`,
+    opts.params,
+  );
 }
 
 /** Rows in seq order after `after`, in pages; `where`/`params` add filters ($1 is the cursor). */
@@ -189,27 +217,12 @@ export async function* walkRendered(db: Queryable, page = 10_000): AsyncGenerato
       n === page ? fetch(Number((r.rows[n - 1] as string[])[0])) : Promise.resolve({ rows: [] } as never);
     next.catch(() => undefined);
     yield r.rows.map((a) => {
-      const seq = Number(a[0]);
+      const content = rowContent(a);
       return {
-        seq,
+        seq: content.seq,
         prev_hex: (a[14] as string).slice(2),
         row_hex: (a[15] as string).slice(2),
-        canonical: canonicalRow({
-          seq,
-          event_id: a[1] as string,
-          time: a[2] as string,
-          actor_type: a[3] as string,
-          actor_id: a[4] ?? null,
-          actor_name: a[5] ?? null,
-          action: a[6] as string,
-          category: a[7] as string,
-          target_type: a[8] ?? null,
-          target_id: a[9] ?? null,
-          result: a[10] as string,
-          request_id: a[11] ?? null,
-          source_ip: a[12] ?? null,
-          summary: a[13] as string,
-        }),
+        canonical: canonicalRow(content),
       };
     });
   }
@@ -217,13 +230,7 @@ export async function* walkRendered(db: Queryable, page = 10_000): AsyncGenerato
 
 /** One row as stored (for a recheck), if it exists. */
 async function readRow(db: Queryable, seq: number): Promise<ChainRow | undefined> {
-  const r = (await db.query({
-    text: `${ROW_SQL} WHERE seq = $1`,
-    values: [seq],
-    rowMode: "array",
-    types: raw,
-  })) as pg.QueryArrayResult<(string | null)[]>;
-  return r.rows[0] ? toRow(r.rows[0]) : undefined;
+  return (await queryRows(db, "WHERE seq = $1", [seq]))[0];
 }
 
 /**

@@ -12,11 +12,11 @@ import {
   type RunServiceOptions,
   ServiceName,
   Subjects,
+  servicePool,
   setupCompleteRoute,
   setupStatusRoute,
 } from "@edgeplane/proto";
 import { Kvm } from "@nats-io/kv";
-import pg from "pg";
 import { registerAuditRoutes } from "./audit-routes.ts";
 import { type AuditWriter, startAuditWriter } from "./audit-writer.ts";
 import { AuthEnv } from "./config.ts";
@@ -30,7 +30,7 @@ import { jwtKeyResolver, verifyCredential } from "./verify.ts";
 
 export const VERSION = "0.1.0";
 
-let pool: pg.Pool | undefined;
+const database = servicePool();
 let writer: AuditWriter | undefined;
 
 /** The running audit writer of this process (tests and diagnostics). */
@@ -43,16 +43,10 @@ export const authService: RunServiceOptions<typeof AuthEnv> = {
   version: VERSION,
   description: "Identity and audit",
   env: AuthEnv,
-  healthy: async () => {
-    await pool?.query("SELECT 1");
-    return pool !== undefined;
-  },
+  healthy: database.healthy,
   async setup(rt) {
     const { config, svc, js, log } = rt;
-    const db = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.EP_DB_POOL_MAX });
-    pool = db;
-    db.on("error", (err) => log.error({ err }, "idle database client failed"));
-    rt.onStop(() => db.end());
+    const db = await database.open(rt);
     const pepper = Buffer.from(config.EP_KEY_PEPPER);
     await ensureSetupToken(db, { file: config.EP_SETUP_TOKEN_FILE, fixed: config.EP_SETUP_TOKEN, log });
 

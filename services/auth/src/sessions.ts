@@ -10,6 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import {
+  type AuditInput,
   base32,
   changePasswordRoute,
   csrfTokenRoute,
@@ -91,6 +92,38 @@ export function registerSessions(d: Deps): void {
     if (!u.mfa_secret_sealed) return false;
     const secret = unseal(pepper, "totp", u.mfa_secret_sealed).toString();
     return totpFor(secret, u.username).validate({ token: code, window: 1 }) !== null;
+  }
+
+  /** The signed-in user with the columns MFA needs; one deleted meanwhile is unauthenticated. */
+  async function signedInUser(userId: string): Promise<AuthUser> {
+    const r = await db.query<AuthUser>(
+      `SELECT ${USER_COLUMNS}, password_hash, mfa_secret_sealed FROM users WHERE id = $1`,
+      [userId],
+    );
+    const u = r.rows[0];
+    if (!u) throw Errors.Unauthenticated.create();
+    return u;
+  }
+
+  /**
+   * After `revokeUserCredentials` has committed: publish the new token version (gateways
+   * refuse older access tokens at once), drop cached verifications, and audit the event.
+   */
+  async function announceRevocation(
+    ctx: Ctx,
+    userId: string,
+    version: number,
+    event: Pick<AuditInput, "action" | "summary" | "actor">,
+  ): Promise<void> {
+    await publishTokenVersion(d, userId, version);
+    invalidate(d, { user_id: userId });
+    await audit(d, ctx, {
+      category: "auth",
+      result: "success",
+      target_type: "user",
+      target_id: userId,
+      ...event,
+    });
   }
 
   /** Password check with the brute-force lock; audits failures. */
@@ -291,14 +324,8 @@ export function registerSessions(d: Deps): void {
   svc.route(logoutAllRoute, async (_req, ctx) => {
     const p = requirePrincipal(ctx);
     const version = await tx(db, (c) => revokeUserCredentials(c, p.user_id, { keys: false }));
-    await publishTokenVersion(d, p.user_id, version);
-    invalidate(d, { user_id: p.user_id });
-    await audit(d, ctx, {
+    await announceRevocation(ctx, p.user_id, version, {
       action: "auth.logout_all",
-      category: "auth",
-      result: "success",
-      target_type: "user",
-      target_id: p.user_id,
       summary: { token_version: version },
     });
     return withMeta({ ok: true }, { headers: { "set-cookie": CLEAR_COOKIE } });
@@ -435,13 +462,7 @@ export function registerSessions(d: Deps): void {
 
   svc.route(mfaSetupRoute, async (_req, ctx) => {
     const p = requirePrincipal(ctx);
-    const u = (
-      await db.query<AuthUser>(
-        `SELECT ${USER_COLUMNS}, password_hash, mfa_secret_sealed FROM users WHERE id = $1`,
-        [p.user_id],
-      )
-    ).rows[0];
-    if (!u) throw Errors.Unauthenticated.create();
+    const u = await signedInUser(p.user_id);
     if (u.mfa_enabled) throw Errors.Conflict.withMessage("MFA is already enabled; disable it first");
     const secret = new OTPAuth.Secret({ size: 20 }).base32;
     await db.query("UPDATE users SET mfa_secret_sealed = $2, updated_at = now() WHERE id = $1", [
@@ -460,13 +481,7 @@ export function registerSessions(d: Deps): void {
 
   async function mfaToggle(ctx: Ctx, code: string, enable: boolean) {
     const p = requirePrincipal(ctx);
-    const u = (
-      await db.query<AuthUser>(
-        `SELECT ${USER_COLUMNS}, password_hash, mfa_secret_sealed FROM users WHERE id = $1`,
-        [p.user_id],
-      )
-    ).rows[0];
-    if (!u) throw Errors.Unauthenticated.create();
+    const u = await signedInUser(p.user_id);
     if (enable && u.mfa_enabled) throw Errors.Conflict.withMessage("MFA is already enabled");
     if (!u.mfa_secret_sealed) throw Errors.Conflict.withMessage("start with POST /auth/mfa/setup");
     if (!totpValid(u, code)) {
@@ -525,15 +540,7 @@ export function registerSessions(d: Deps): void {
       ]);
       return revokeUserCredentials(c, p.user_id, { keys: false, exceptSession: p.session_id });
     });
-    await publishTokenVersion(d, p.user_id, version);
-    invalidate(d, { user_id: p.user_id });
-    await audit(d, ctx, {
-      action: "auth.change_password",
-      category: "auth",
-      result: "success",
-      target_type: "user",
-      target_id: p.user_id,
-    });
+    await announceRevocation(ctx, p.user_id, version, { action: "auth.change_password" });
     return { ok: true };
   });
 
@@ -594,14 +601,8 @@ export function registerSessions(d: Deps): void {
       });
       throw Errors.InvalidCredentials.withMessage("the reset token is invalid, used or expired");
     }
-    await publishTokenVersion(d, result.userId, result.version);
-    invalidate(d, { user_id: result.userId });
-    await audit(d, ctx, {
+    await announceRevocation(ctx, result.userId, result.version, {
       action: "auth.password_reset",
-      category: "auth",
-      result: "success",
-      target_type: "user",
-      target_id: result.userId,
       actor: { actor_type: "user", actor_id: result.userId, actor_name: null },
     });
     return { ok: true };

@@ -3,6 +3,7 @@
  * comments) and sections. Used by the importer and by the semantic comparison of two
  * configurations (import round trip).
  */
+import { HAPROXY_SECTION_KEYWORDS } from "@edgeplane/proto";
 
 export interface CfgLine {
   /** 1-based line number in the file. */
@@ -25,21 +26,27 @@ export interface CfgSection {
   lines: CfgLine[];
 }
 
-export const SECTION_TYPES = new Set([
-  "global",
-  "defaults",
-  "frontend",
-  "backend",
-  "listen",
-  "resolvers",
-  "userlist",
-  "peers",
-  "mailers",
-  "program",
-  "http-errors",
-  "ring",
-  "cache",
-  "fcgi-app",
+export const SECTION_TYPES: ReadonlySet<string> = new Set(HAPROXY_SECTION_KEYWORDS);
+
+/**
+ * Directives whose order within a section matters to HAProxy (rules, servers, checks): the
+ * importer keeps all lines of such a keyword together, the semantic comparison compares them
+ * as sequences rather than as sets.
+ */
+export const ORDERED_DIRECTIVES: ReadonlySet<string> = new Set([
+  "http-request",
+  "http-response",
+  "http-after-response",
+  "tcp-request",
+  "tcp-response",
+  "use_backend",
+  "use-server",
+  "server",
+  "http-check",
+  "tcp-check",
+  "stick",
+  "redirect",
+  "errorfile",
 ]);
 
 /** Split one line into words like HAProxy does; null when a quote is left open. */

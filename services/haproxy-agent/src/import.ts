@@ -22,7 +22,7 @@ import {
   UseBackend,
 } from "@edgeplane/proto";
 import type { z } from "zod";
-import { type CfgLine, type CfgSection, parseCfg } from "./cfgparse.ts";
+import { type CfgLine, type CfgSection, ORDERED_DIRECTIVES, parseCfg } from "./cfgparse.ts";
 
 export interface ImportResult {
   state: StateDocument;
@@ -39,26 +39,6 @@ const MANAGED_GLOBAL: Record<string, string> = {
   "server-state-file": "the agent manages the server-state file",
   nbproc: "removed in HAProxy 2.5",
 };
-
-const ORDERED = new Set([
-  "http-request",
-  "http-response",
-  "http-after-response",
-  "tcp-request",
-  "tcp-response",
-  "use_backend",
-  "use-server",
-  "server",
-  "http-check",
-  "tcp-check",
-  "stick",
-  "redirect",
-  "reqadd",
-  "rspadd",
-  "block",
-  "monitor",
-  "errorfile",
-]);
 
 const TIMEOUTS: Record<string, string> = {
   connect: "connect",
@@ -343,7 +323,7 @@ function parseProxy(sec: CfgSection, kind: "defaults" | "frontend" | "backend" |
         h = () => push("stick", s);
     }
     if (h) handled.set(l, h);
-    else if (ORDERED.has(kw)) failedKeywords.add(kw);
+    else if (ORDERED_DIRECTIVES.has(kw)) failedKeywords.add(kw);
   }
   for (const l of sec.lines) {
     const kw = l.words[0] as string;

@@ -3,8 +3,9 @@
  *
  * - the same sections (type + name; `defaults` by position, names ignored), and every
  *   proxy inherits from the same `defaults` (by position, through `from` or file order);
- * - in each section, order-sensitive directives (rules, servers, checks: see ORDERED)
- *   are the same sequences per keyword; every other directive is the same multiset;
+ * - in each section, order-sensitive directives (rules, servers, checks: see
+ *   ORDERED_DIRECTIVES in cfgparse.ts) are the same sequences per keyword; every other
+ *   directive is the same multiset;
  * - lines are compared as words after quote/escape processing, so quoting style does not
  *   matter; `bind`/`server` options compare as multisets after the address; `--` in ACLs
  *   and the `listen <addr>` header shorthand are normalised;
@@ -12,23 +13,8 @@
  *   server-state-file, load-server-state-from-file, noreuseport, daemon,
  *   `option idle-close-on-response`, `httpclient.ssl.verify none`) are ignored.
  */
-import { parseCfg } from "./cfgparse.ts";
+import { ORDERED_DIRECTIVES, parseCfg } from "./cfgparse.ts";
 
-const ORDERED = new Set([
-  "http-request",
-  "http-response",
-  "http-after-response",
-  "tcp-request",
-  "tcp-response",
-  "use_backend",
-  "use-server",
-  "server",
-  "http-check",
-  "tcp-check",
-  "stick",
-  "redirect",
-  "errorfile",
-]);
 const IGNORED_GLOBAL = new Set([
   "master-worker",
   "daemon",
@@ -95,7 +81,7 @@ export function semanticModel(text: string): Model {
       else if (kw === "server") w = ["server", w[1] ?? "", normAddr(w[2] ?? ""), ...w.slice(3).sort()];
       else if (kw === "acl") w = w.filter((x) => x !== "--");
       const s = JSON.stringify(w);
-      if (ORDERED.has(kw)) {
+      if (ORDERED_DIRECTIVES.has(kw)) {
         m.ordered[kw] ??= [];
         m.ordered[kw].push(s);
       } else m.unordered.push(s);

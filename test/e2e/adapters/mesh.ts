@@ -5,19 +5,10 @@
  * are seeded directly in auth's tables (there is no user-management API to call yet).
  */
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { ALL_PERMS, newId } from "@edgeplane/proto";
 import pg from "pg";
 import { generateKey, hashKey } from "../../../services/auth/src/api-keys.ts";
-import {
-  authDatabase,
-  type ServiceProcess,
-  spawnService,
-  startNats,
-  TEST_PEPPER,
-  type TestDatabase,
-  tmpDir,
-} from "../../harness/mod.ts";
+import { type ServiceProcess, startControlPlane, TEST_PEPPER, type TestDatabase } from "../../harness/mod.ts";
 
 export type RoleName = "owner" | "admin" | "operator" | "viewer";
 
@@ -45,39 +36,13 @@ export interface AdaptersMesh {
 }
 
 export async function startAdaptersMesh(): Promise<AdaptersMesh> {
-  const disposers: Array<() => Promise<unknown>> = [];
-  const dispose = async () => {
-    for (const d of disposers.reverse()) await d().catch(() => undefined);
-  };
+  const cp = await startControlPlane({ tmpPrefix: "ep-adapters-" });
   try {
-    const nats = await startNats({ jetstream: true });
-    disposers.push(() => nats.stop());
-    const db = await authDatabase();
-    disposers.push(() => db[Symbol.asyncDispose]());
-    const dir = await tmpDir("ep-adapters-");
-    disposers.push(() => dir[Symbol.asyncDispose]());
-    const tokenFile = `${dir.path}/setup-token`;
-    const auth = await spawnService("auth", {
-      EP_NATS_URL: nats.url,
-      DATABASE_URL: db.url,
-      EP_SETUP_TOKEN_FILE: tokenFile,
-    });
-    disposers.push(() => auth.stop());
-    const gateway = await spawnService("gateway", { EP_NATS_URL: nats.url });
-    disposers.push(() => gateway.stop());
+    const { nats, db } = cp;
+    await cp.spawn("auth", cp.authEnv);
+    const gateway = await cp.spawn("gateway", { EP_NATS_URL: nats.url });
     const url = gateway.url as string;
-
-    const setup = await fetch(`${url}/api/v1/setup/complete`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        token: (await readFile(tokenFile, "utf8")).trim(),
-        username: "owner",
-        password: "correct horse battery staple",
-      }),
-    });
-    if (setup.status !== 201) throw new Error(`setup failed: ${setup.status} ${await setup.text()}`);
-    const owner = ((await setup.json()) as { api_key: { key: string } }).api_key.key;
+    const owner = (await cp.completeSetup(url)).apiKey;
 
     const keys: Record<RoleName, string> = { owner, admin: "", operator: "", viewer: "" };
     const client = new pg.Client({ connectionString: db.url });
@@ -109,8 +74,8 @@ export async function startAdaptersMesh(): Promise<AdaptersMesh> {
       db,
       sealingKey,
       keys,
-      async worker(env = {}, instance) {
-        const w = await spawnService(
+      worker: (env = {}, instance) =>
+        cp.spawn(
           "adapters",
           {
             EP_NATS_URL: nats.url,
@@ -122,10 +87,7 @@ export async function startAdaptersMesh(): Promise<AdaptersMesh> {
             ...env,
           },
           instance ? { instance } : {},
-        );
-        disposers.push(() => w.stop());
-        return w;
-      },
+        ),
       async api<T>(role: RoleName, method: string, path: string, body?: unknown) {
         const headers: Record<string, string> = { authorization: `Bearer ${keys[role]}` };
         if (body !== undefined) headers["content-type"] = "application/json";
@@ -137,11 +99,11 @@ export async function startAdaptersMesh(): Promise<AdaptersMesh> {
         const text = await res.text();
         return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
       },
-      [Symbol.asyncDispose]: dispose,
+      [Symbol.asyncDispose]: cp.dispose,
     };
     return mesh;
   } catch (err) {
-    await dispose();
+    await cp.dispose();
     throw err;
   }
 }

@@ -3,16 +3,12 @@
  * service and N gateways as processes, first-run setup completed (owner + full key).
  * Rate limits are generous unless a test asks otherwise.
  */
-import { readFile } from "node:fs/promises";
 import {
-  authDatabase,
   type NatsServer,
+  OWNER_PASSWORD,
   type ServiceProcess,
-  spawnService,
-  startNats,
+  startControlPlane,
   type TestDatabase,
-  tmpDir,
-  waitFor,
 } from "../../harness/mod.ts";
 
 export interface AuthMesh {
@@ -29,7 +25,7 @@ export interface AuthMesh {
   dispose(): Promise<void>;
 }
 
-export const OWNER_PASSWORD = "correct horse battery staple";
+export { OWNER_PASSWORD };
 
 export async function startAuthMesh(
   opts: {
@@ -40,36 +36,20 @@ export async function startAuthMesh(
     gatewayEnvs?: Array<Record<string, string>>;
   } = {},
 ): Promise<AuthMesh> {
-  const disposers: Array<() => Promise<unknown>> = [];
-  const dispose = async () => {
-    for (const d of disposers.reverse()) await d().catch(() => undefined);
-  };
+  const cp = await startControlPlane({ tmpPrefix: "ep-auth-e2e-" });
   try {
-    const nats = await startNats({ jetstream: true });
-    disposers.push(() => nats.stop());
-    const db = await authDatabase();
-    disposers.push(() => db[Symbol.asyncDispose]());
-    const dir = await tmpDir("ep-auth-e2e-");
-    disposers.push(() => dir[Symbol.asyncDispose]());
-    const tokenFile = `${dir.path}/setup-token`;
-    const authEnv = {
-      EP_NATS_URL: nats.url,
-      DATABASE_URL: db.url,
-      EP_SETUP_TOKEN_FILE: tokenFile,
-      EP_LOG_LEVEL: "warn",
-      ...opts.authEnv,
-    };
+    const { nats, db } = cp;
+    const authEnv = { ...cp.authEnv, EP_LOG_LEVEL: "warn", ...opts.authEnv };
     const auth: ServiceProcess[] = [];
     const startAuth = async (extra: Record<string, string> = {}) => {
-      const a = await spawnService("auth", { ...authEnv, EP_LOG_LEVEL: "info", ...extra });
+      const a = await cp.spawn("auth", { ...authEnv, EP_LOG_LEVEL: "info", ...extra });
       auth.push(a);
-      disposers.push(() => a.stop());
       return a;
     };
     await startAuth();
     const gateways: ServiceProcess[] = [];
     for (let i = 0; i < (opts.gateways ?? 1); i++) {
-      const g = await spawnService("gateway", {
+      const g = await cp.spawn("gateway", {
         EP_NATS_URL: nats.url,
         EP_RATE_LIMIT_RPM: "100000",
         EP_RATE_BURST_RPS: "100000",
@@ -78,32 +58,22 @@ export async function startAuthMesh(
         ...opts.gatewayEnvs?.[i],
       });
       gateways.push(g);
-      disposers.push(() => g.stop());
     }
     const url = gateways[0]?.url as string;
-    const token = await waitFor(
-      async () => (await readFile(tokenFile, "utf8").catch(() => "")).trim() || undefined,
-    );
-    const r = await fetch(`${url}/api/v1/setup/complete`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ token, username: "owner", password: OWNER_PASSWORD }),
-    });
-    if (r.status !== 201) throw new Error(`setup failed: ${r.status} ${await r.text()}`);
-    const body = (await r.json()) as { user: { id: string }; api_key: { key: string } };
+    const owner = await cp.completeSetup(url);
     return {
       nats,
       db,
       auth,
       gateways,
       url,
-      owner: { id: body.user.id, username: "owner", password: OWNER_PASSWORD, key: body.api_key.key },
+      owner: { id: owner.userId, username: "owner", password: OWNER_PASSWORD, key: owner.apiKey },
       authEnv,
       startAuth,
-      dispose,
+      dispose: cp.dispose,
     };
   } catch (err) {
-    await dispose();
+    await cp.dispose();
     throw err;
   }
 }

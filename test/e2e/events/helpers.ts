@@ -3,19 +3,11 @@
  * the auth service, one or more gateways), the owner's API key from first-run setup, and a
  * small WebSocket client that records frames and the close code.
  */
-import { readFile } from "node:fs/promises";
 import { buildEvent, type EventInput, publishEvent } from "@edgeplane/proto";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import WebSocket from "ws";
-import {
-  authDatabase,
-  type ServiceProcess,
-  spawnService,
-  startNats,
-  tmpDir,
-  waitFor,
-} from "../../harness/mod.ts";
+import { type ServiceProcess, startControlPlane, waitFor } from "../../harness/mod.ts";
 
 export interface Mesh {
   natsUrl: string;
@@ -32,59 +24,37 @@ export interface Mesh {
 export async function startMesh(
   opts: { gateways?: number; gatewayEnv?: Record<string, string> } = {},
 ): Promise<Mesh> {
-  const disposers: Array<() => Promise<unknown>> = [];
-  const stop = async () => {
-    for (const d of disposers.reverse()) await d().catch(() => undefined);
-  };
+  const cp = await startControlPlane({ tmpPrefix: "ep-events-" });
   try {
-    const nats = await startNats({ jetstream: true });
-    disposers.push(() => nats.stop());
-    const db = await authDatabase();
-    disposers.push(() => db[Symbol.asyncDispose]());
-    const dir = await tmpDir("ep-events-");
-    disposers.push(() => dir[Symbol.asyncDispose]());
-    const tokenFile = `${dir.path}/setup-token`;
-    const auth = await spawnService("auth", {
-      EP_NATS_URL: nats.url,
-      DATABASE_URL: db.url,
-      EP_SETUP_TOKEN_FILE: tokenFile,
-    });
-    disposers.push(() => auth.stop());
+    const { nats } = cp;
+    await cp.spawn("auth", cp.authEnv);
     const gateways: ServiceProcess[] = [];
     const addGateway = async (env: Record<string, string> = {}) => {
-      const gw = await spawnService("gateway", {
+      const gw = await cp.spawn("gateway", {
         EP_NATS_URL: nats.url,
         ...opts.gatewayEnv,
         ...env,
       });
-      disposers.push(() => gw.stop());
       gateways.push(gw);
       return gw;
     };
     for (let i = 0; i < (opts.gateways ?? 1); i++) await addGateway();
     const gw0 = gateways[0] as ServiceProcess;
-    const token = (await readFile(tokenFile, "utf8")).trim();
-    const r = await fetch(`${gw0.url}/api/v1/setup/complete`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ token, username: "owner", password: "correct horse battery staple" }),
-    });
-    if (r.status !== 201) throw new Error(`setup failed: ${r.status} ${await r.text()}`);
-    const body = (await r.json()) as { user: { id: string }; api_key: { key: string } };
+    const owner = await cp.completeSetup(gw0.url as string);
     const nc = await connect({ servers: nats.url });
-    disposers.push(() => nc.close());
+    cp.defer(() => nc.close());
     return {
       natsUrl: nats.url,
       nc,
       js: jetstream(nc),
       gateways,
-      ownerKey: body.api_key.key,
-      ownerId: body.user.id,
+      ownerKey: owner.apiKey,
+      ownerId: owner.userId,
       addGateway,
-      stop,
+      stop: cp.dispose,
     };
   } catch (err) {
-    await stop();
+    await cp.dispose();
     throw err;
   }
 }

@@ -4,19 +4,15 @@
  * haproxy (own directory, own port offset so all nodes fit on 127.0.0.1), plus tiny Node
  * HTTP backends that answer with their name. Everything is disposed in `close()`.
  */
-import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import {
-  authDatabase,
   freePort,
   killStrays,
   type NatsServer,
   type ServiceProcess,
   spawnService,
-  startNats,
-  tmpDir,
-  waitFor,
+  startControlPlane,
 } from "../../harness/mod.ts";
 
 export interface Agent {
@@ -69,47 +65,28 @@ export async function startCluster(
     natsArgs?: string[];
   } = { nodes: 2 },
 ): Promise<Cluster> {
-  const disposers: Array<() => Promise<unknown>> = [];
-  const close = async () => {
-    for (const d of disposers.reverse()) await d().catch(() => undefined);
-  };
+  const cp = await startControlPlane({
+    tmpPrefix: "ep-hacluster-",
+    ...(opts.natsArgs ? { natsArgs: opts.natsArgs } : {}),
+  });
   try {
-    const nats = await startNats({ jetstream: true, ...(opts.natsArgs ? { args: opts.natsArgs } : {}) });
-    disposers.push(() => nats.stop());
-    const db = await authDatabase();
-    disposers.push(() => db[Symbol.asyncDispose]());
-    const dir = await tmpDir("ep-hacluster-");
-    disposers.push(() => dir[Symbol.asyncDispose]());
-    const tokenFile = join(dir.path, "setup-token");
-    const auth = await spawnService("auth", {
-      EP_NATS_URL: nats.url,
-      DATABASE_URL: db.url,
-      EP_SETUP_TOKEN_FILE: tokenFile,
-    });
-    disposers.push(() => auth.stop());
-    const gateway = await spawnService("gateway", { EP_NATS_URL: nats.url, ...opts.gatewayEnv });
-    disposers.push(() => gateway.stop());
-    const token = (await waitFor(() => readFile(tokenFile, "utf8"))).trim();
-    const setup = await fetch(`${gateway.url}/api/v1/setup/complete`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ token, username: "owner", password: "correct horse battery staple" }),
-    });
-    if (setup.status !== 201) throw new Error(`setup failed: ${setup.status} ${await setup.text()}`);
-    const key = ((await setup.json()) as { api_key: { key: string } }).api_key.key;
+    const { nats } = cp;
+    await cp.spawn("auth", cp.authEnv);
+    const gateway = await cp.spawn("gateway", { EP_NATS_URL: nats.url, ...opts.gatewayEnv });
+    const key = (await cp.completeSetup(gateway.url as string)).apiKey;
 
     const { port, offsets } = await portPair(opts.nodes);
     const agents: Agent[] = offsets.map((offset, i) => {
       const node = `node-${String.fromCharCode(97 + i)}`;
       return {
         node,
-        dir: join(dir.path, node),
+        dir: join(cp.dir, node),
         offset,
         env: {
           EP_NATS_URL: nats.url,
           EP_HAPROXY_CLUSTER: "default",
           EP_HAPROXY_NODE: node,
-          EP_HAPROXY_DIR: join(dir.path, node),
+          EP_HAPROXY_DIR: join(cp.dir, node),
           EP_HAPROXY_PORT_OFFSET: String(offset),
           EP_HAPROXY_NOREUSEPORT: "true",
           EP_HAPROXY_HEARTBEAT_MS: "1000",
@@ -123,7 +100,7 @@ export async function startCluster(
     };
     for (const a of agents) {
       await startAgent(a);
-      disposers.push(async () => {
+      cp.defer(async () => {
         await a.proc.stop();
         // The node's haproxy (master and workers) runs detached: it outlives an agent that
         // was SIGKILLed or keeps it on exit (EP_HAPROXY_ON_EXIT=keep). It goes with the test.
@@ -140,9 +117,9 @@ export async function startCluster(
         },
         ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
       });
-    return { nats, gateway, key, agents, port, api, startAgent, close };
+    return { nats, gateway, key, agents, port, api, startAgent, close: cp.dispose };
   } catch (err) {
-    await close();
+    await cp.dispose();
     throw err;
   }
 }

@@ -615,14 +615,8 @@ export const Userlist = z
 
 // ---------------------------------------------------------------- advanced
 
-const SECTION_KEYWORDS = [
-  "global",
-  "defaults",
-  "frontend",
-  "backend",
-  "listen",
-  "resolvers",
-  "userlist",
+/** Sections the document does not model, kept whole as raw lines (`advanced.sections`). */
+const RAW_SECTION_TYPES = [
   "peers",
   "mailers",
   "program",
@@ -630,6 +624,18 @@ const SECTION_KEYWORDS = [
   "ring",
   "cache",
   "fcgi-app",
+  "userlist",
+  "resolvers",
+] as const;
+
+/** Every keyword that opens a section of haproxy.cfg (also the agent's cfg reader's). */
+export const HAPROXY_SECTION_KEYWORDS: readonly string[] = [
+  "global",
+  "defaults",
+  "frontend",
+  "backend",
+  "listen",
+  ...RAW_SECTION_TYPES,
 ];
 /** A raw configuration line: one line, not a section header. */
 export const RawLine = z
@@ -642,7 +648,7 @@ export const RawLine = z
         message: "a raw line must not contain control characters (newline, CR, tab, NUL)",
       });
     const first = v.trim().split(/\s+/)[0] ?? "";
-    if (SECTION_KEYWORDS.includes(first))
+    if (HAPROXY_SECTION_KEYWORDS.includes(first))
       ctx.addIssue({ code: "custom", message: `a raw line must not open a section ('${first}')` });
     if (/^\s*$/.test(v)) ctx.addIssue({ code: "custom", message: "a raw line must not be empty" });
   })
@@ -650,19 +656,7 @@ export const RawLine = z
 
 export const RawSection = z
   .strictObject({
-    type: z
-      .enum([
-        "peers",
-        "mailers",
-        "program",
-        "http-errors",
-        "ring",
-        "cache",
-        "fcgi-app",
-        "userlist",
-        "resolvers",
-      ])
-      .describe("Section keyword."),
+    type: z.enum(RAW_SECTION_TYPES).describe("Section keyword."),
     name: Ident("section name"),
     lines: z.array(RawLine).max(10_000).default([]).describe("Lines of the section."),
   })
