@@ -122,11 +122,14 @@ export const statsWgRoute = defineRoute({
   method: "GET",
   path: "/api/v1/stats/wireguard/{interface}",
   summary: "WireGuard per-peer traffic and handshake history",
+  description:
+    "Per peer: current counters and rates, and rx/tx rates and seconds-since-handshake over the window (up to 30 days): the last hour from the in-memory window, older parts from PostgreSQL (10 s for 24 h, 1 min for 30 days), so a restarted instance still answers history.",
   scope: { kind: "wg_interfaces", param: "interface" },
   subject: "ep.v1.stats.wg.{interface}.peers",
   params: StatsWgParams,
   query: StatsWgQuery,
   reply: StatsWgReply,
+  errors: [Errors.ValidationFailed],
 });
 
 // ---- PatchPanel compatibility: the same subjects, on the default cluster.

@@ -624,9 +624,23 @@ export const GeoipStatusReply = z
 
 export const StatsWgParams = z.object({ interface: Name.describe("WireGuard interface.") });
 export const StatsWgQuery = z.object({
-  window: duration("window", "1h", 10, 3600),
-  step: duration("step", "60s", 10, 3600),
+  window: duration("window", "1h", 10, 30 * 86400).describe(
+    "window: how far back, a number with s, m, h or d, at most 30d (default 1h). The in-memory window (1 h by default) answers the recent part, PostgreSQL the older one (10 s rows up to 24 h, 1 min rows beyond).",
+  ),
+  step: duration("step", "60s", 10, 86400).describe(
+    "step: point spacing, a number with s, m, h or d (default 60s), rounded up to a multiple of the data's resolution (10 s; with PostgreSQL, 60 s for windows over 24 h). window/step may give at most 2880 points per peer (else a 422 naming `query.step`).",
+  ),
   peer: z.string().max(64).optional().describe("Only this peer (public key or id)."),
+  page: z.coerce.number().int().min(1).default(1).describe("1-based page of peers (ordered by public key)."),
+  per_page: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(200)
+    .default(50)
+    .describe(
+      "Peers per page (1–200, default 50). A page carries at most 20000 points in all (points per peer × peers on the page), so one reply stays one bounded message; beyond: a 422 naming `query.per_page` (fewer peers per page, or a coarser step).",
+    ),
 });
 export const StatsWgReply = z
   .object({
@@ -637,21 +651,31 @@ export const StatsWgReply = z
         z.object({
           public_key: z.string().describe("Peer public key."),
           peer_id: z.string().nullable().describe("Peer id."),
-          nodes: z.array(z.string()).describe("Nodes reporting the peer."),
+          nodes: z
+            .array(z.string())
+            .describe("Nodes reporting the peer (empty for a peer only stored history knows)."),
           endpoint: z.string().nullable().describe("Latest endpoint."),
           latest_handshake: z
             .number()
             .int()
-            .describe("Unix seconds of the most recent handshake (0 = never)."),
+            .describe(
+              "Unix seconds of the most recent handshake (0 = never, or unknown: a peer only stored history knows).",
+            ),
           rx_bytes: z.number().describe("Bytes received (summed over nodes)."),
           tx_bytes: z.number().describe("Bytes sent."),
           rx_rate: z.number().describe("Bytes/s received."),
           tx_rate: z.number().describe("Bytes/s sent."),
           history: z
             .array(z.array(z.number().nullable()))
-            .describe("Points `[ts, rx_rate, tx_rate, seconds_since_handshake]` over the window."),
+            .describe(
+              "Points `[ts, rx_rate, tx_rate, seconds_since_handshake]` over the window, oldest first: `ts` Unix ms of the step's start, rates in bytes/s averaged over the step (3 decimals), the smallest handshake age seen in it (null = none); all null = no data. Recent steps from memory, older ones from PostgreSQL.",
+            ),
         }),
       )
-      .describe("Peers."),
+      .describe("Peers of this page, ordered by public key."),
+    total: z.number().int().describe("Peers with data in the window, across all pages."),
+    page: z.number().int().describe("This page's number (1-based)."),
+    per_page: z.number().int().describe("Page size used."),
+    pages: z.number().int().describe("Number of pages."),
   })
-  .describe("WireGuard per-peer traffic and handshake history.");
+  .describe("WireGuard per-peer traffic and handshake history (up to 30 days), paged by peer.");

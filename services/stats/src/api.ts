@@ -20,13 +20,26 @@ import type { GeoDb } from "./geoip.ts";
 import { type HistoryStore, KIND_TOTAL, SERIES_STRIDE, type Table } from "./history.ts";
 import { type HaproxyModel, type NodeState, RATE_COUNT, type RowState, rowCounters } from "./model.ts";
 import type { StatsPool } from "./pool.ts";
-import { WG_HS, WG_RX, WG_TX, type WgModel } from "./wg.ts";
+import { WG_HS, WG_RX, WG_TX, type WgModel, type WgPeer } from "./wg.ts";
+import type { WgHistoryStore } from "./wg-history.ts";
 import { METRICS, Mx } from "./window.ts";
 
 type Current = z.input<typeof StatsCurrentReply>;
 type Row = Current["frontends"][number];
 
 const KINDS = ["frontend", "backend", "server"] as const;
+/**
+ * Most points per peer in a WireGuard reply: one series per peer travels in one NATS reply
+ * (1 MiB by default), so fewer than the 10,000 of a single HAProxy series; 2,880 is 48 h at
+ * 1 min, 7 days at 5 min, 30 days at 15 min.
+ */
+export const WG_MAX_POINTS = 2880;
+/**
+ * Most points of all peers in one reply, i.e. one page of peers (30–50 bytes of JSON each):
+ * keeps it under NATS's 1 MiB payload, which would otherwise fail as a gateway timeout.
+ * Beyond it: fewer peers per page or a coarser step; any number of peers is read in pages.
+ */
+export const WG_MAX_REPLY_POINTS = 20_000;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 /** Columns averaged (not summed) when rows of several nodes merge. */
 const AVERAGED = new Set(["qtime", "ctime", "rtime", "ttime", "lastchg", "check_duration", "qtime_max"]);
@@ -55,6 +68,8 @@ export interface ApiDeps {
   pool: StatsPool;
   geo: GeoDb;
   store: HistoryStore | null;
+  /** WireGuard history tables; null = memory only. */
+  wgStore?: WgHistoryStore | null;
   nc: NatsConnection;
   stepMs: number;
   sessionsTimeoutMs: number;
@@ -410,57 +425,169 @@ export class StatsApi {
     };
   }
 
-  wireguard(
+  /**
+   * WireGuard peers of an interface with their history: memory answers from its first whole
+   * bucket on (bounded by the ring), PostgreSQL before that — the 10 s table while the window
+   * fits its retention, the 1 min table beyond — so a restarted instance still answers history.
+   * Near the boundary the 10 s rows are taken bucket by bucket and memory fills only the
+   * buckets they lack (its partial first one, the ones not written yet): no point counts a
+   * bucket twice. Peers only the tables know (removed, or not seen since a restart) are listed
+   * with their history and no current state.
+   */
+  async wireguard(
     iface: string,
-    q: { window: number; step: number; peer?: string | undefined },
-  ): z.input<typeof StatsWgReply> {
+    q: { window: number; step: number; peer?: string | undefined; page?: number; per_page?: number },
+  ): Promise<z.input<typeof StatsWgReply>> {
+    const page = q.page ?? 1;
+    const perPage = q.per_page ?? 50;
     const now = Date.now();
-    const peers = this.d.wg.ifaces.get(iface) ?? new Map();
-    const res = this.d.wg.stepMs;
-    const stepMs = Math.max(res, Math.ceil((q.step * 1000) / res) * res);
-    const points = Math.ceil((q.window * 1000) / stepMs);
+    const { wg, wgStore } = this.d;
+    const peers = wg.ifaces.get(iface) ?? new Map<string, WgPeer>();
+    const res = wg.stepMs;
+    const windowMs = q.window * 1000;
+    const dbRes = wgStore && windowMs > this.d.keep10sMs ? 60_000 : res;
+    const stepMs = Math.max(dbRes, Math.ceil((q.step * 1000) / dbRes) * dbRes);
+    const points = Math.ceil(windowMs / stepMs);
+    if (points > WG_MAX_POINTS)
+      throw validationError([
+        {
+          field: "query.step",
+          message: `window/step gives ${points} points per peer; at most ${WG_MAX_POINTS}`,
+          type: "custom",
+        },
+      ]);
+    const matches = (p: WgPeer) => !q.peer || p.publicKey === q.peer || p.peerId === q.peer;
     const end = Math.ceil((now + 1) / stepMs) * stepMs;
     const start = end - points * stepMs;
-    const out: z.input<typeof StatsWgReply>["peers"] = [];
-    for (const p of peers.values()) {
-      if (q.peer && p.publicKey !== q.peer && p.peerId !== q.peer) continue;
-      const nodes = [...p.nodes.values()];
-      const latest = nodes.reduce((a, b) => (b.ts > a.ts ? b : a), nodes[0] as (typeof nodes)[number]);
-      const history: Array<Array<number | null>> = [];
-      for (let i = 0; i < points; i++) {
-        const ts = start + i * stepMs;
-        let rx = 0;
-        let tx = 0;
-        let hs = 0;
-        let any = false;
-        for (let b = ts / res; b < (ts + stepMs) / res; b++) {
-          const off = p.ring.find(b);
-          if (off < 0) continue;
-          any = true;
-          rx += p.ring.data[off + WG_RX] as number;
-          tx += p.ring.data[off + WG_TX] as number;
-          const h = p.ring.data[off + WG_HS] as number;
-          if (h > 0) hs = hs === 0 ? h : Math.min(hs, h);
+    // Memory is whole from `wholeMs` on (its first bucket may be partial; the ring's oldest
+    // ones may be overwritten). Before that: the table at `dbRes` up to `segMs` (aligned to
+    // it), then the 10 s table bucket by bucket, memory filling the buckets it lacks.
+    let wholeMs = Number.NEGATIVE_INFINITY;
+    let segMs = Number.NEGATIVE_INFINITY;
+    if (wgStore) {
+      const lowB = Math.floor(now / res) - wg.cap + 1;
+      const f = wg.first.get(iface);
+      const whole = wg.firstWhole(iface);
+      wholeMs = whole === undefined ? Number.POSITIVE_INFINITY : Math.max(whole, lowB) * res;
+      segMs = f ? Math.floor((Math.max(f.bucket, lowB) * res) / dbRes) * dbRes : wholeMs;
+    }
+    // Per peer: rx, tx sums and the smallest handshake age + 1 (0 = none) per point.
+    const acc = new Map<string, { peerId: string | null; v: Float64Array; has: Uint8Array }>();
+    const accOf = (key: string, peerId: string | null) => {
+      let a = acc.get(key);
+      if (!a) {
+        a = { peerId, v: new Float64Array(points * 3), has: new Uint8Array(points) };
+        acc.set(key, a);
+      } else a.peerId ??= peerId;
+      return a;
+    };
+    const add = (a: { v: Float64Array; has: Uint8Array }, p: number, rx: number, tx: number, hs: number) => {
+      a.has[p] = 1;
+      a.v[p * 3] = (a.v[p * 3] as number) + rx;
+      a.v[p * 3 + 1] = (a.v[p * 3 + 1] as number) + tx;
+      const c = a.v[p * 3 + 2] as number;
+      if (hs > 0) a.v[p * 3 + 2] = c === 0 ? hs : Math.min(c, hs);
+    };
+    const pointOf = (ms: number) => Math.floor((ms - start) / stepMs);
+    // The page: every peer memory knows or the tables hold in the window, by public key.
+    const table = dbRes === 60_000 ? "stats_wg_1m" : "stats_wg_10s";
+    const dbTo = Math.min(segMs, end);
+    const segFrom = Math.max(start, segMs);
+    const segTo = Math.min(wholeMs, end);
+    const all = new Set<string>();
+    for (const p of peers.values()) if (matches(p)) all.add(p.publicKey);
+    if (wgStore) {
+      if (dbTo > start) for (const k of await wgStore.peerKeys(table, iface, start, dbTo, q.peer)) all.add(k);
+      if (segTo > segFrom)
+        for (const k of await wgStore.peerKeys("stats_wg_10s", iface, segFrom, segTo, q.peer)) all.add(k);
+    }
+    const sorted = [...all].sort();
+    const keys = sorted.slice((page - 1) * perPage, page * perPage);
+    if (keys.length * points > WG_MAX_REPLY_POINTS)
+      throw validationError([
+        {
+          field: "query.per_page",
+          message: `window/step gives ${points} points for each of ${keys.length} peers; at most ${WG_MAX_REPLY_POINTS} in one page: lower per_page or raise step`,
+          type: "custom",
+        },
+      ]);
+    const onPage = new Set(keys);
+    for (const k of keys) accOf(k, peers.get(k)?.peerId ?? null);
+    const filter = { peer: q.peer, keys };
+    /** `${public key}\u0001${bucket}` of the 10 s rows read for the segment. */
+    const stored = new Set<string>();
+    if (wgStore && keys.length > 0) {
+      if (dbTo > start)
+        for (const r of await wgStore.points(table, iface, start, dbTo, stepMs, filter))
+          if (r.p >= 0 && r.p < points)
+            add(accOf(r.publicKey, r.peerId), r.p, r.rx, r.tx, r.hsAge === null ? 0 : r.hsAge + 1);
+      if (segTo > segFrom)
+        for (const r of await wgStore.points("stats_wg_10s", iface, segFrom, segTo, res, filter)) {
+          const ms = segFrom + r.p * res;
+          stored.add(`${r.publicKey}\u0001${ms / res}`);
+          add(accOf(r.publicKey, r.peerId), pointOf(ms), r.rx, r.tx, r.hsAge === null ? 0 : r.hsAge + 1);
         }
-        history.push(
-          any
-            ? [ts, rx / (stepMs / 1000), tx / (stepMs / 1000), hs > 0 ? hs - 1 : null]
-            : [ts, null, null, null],
+    }
+    for (const p of peers.values()) {
+      if (!onPage.has(p.publicKey)) continue;
+      const a = accOf(p.publicKey, p.peerId);
+      for (let b = Math.ceil(Math.max(start, segMs) / res); b * res < end; b++) {
+        if (b * res < wholeMs && stored.has(`${p.publicKey}\u0001${b}`)) continue;
+        const off = p.ring.find(b);
+        if (off < 0) continue;
+        const d = p.ring.data;
+        add(
+          a,
+          pointOf(b * res),
+          d[off + WG_RX] as number,
+          d[off + WG_TX] as number,
+          d[off + WG_HS] as number,
         );
       }
+    }
+    const sec = stepMs / 1000;
+    const out: z.input<typeof StatsWgReply>["peers"] = [];
+    for (const [key, a] of acc) {
+      const history: Array<Array<number | null>> = new Array(points);
+      for (let i = 0; i < points; i++) {
+        const ts = start + i * stepMs;
+        const hs = a.v[i * 3 + 2] as number;
+        history[i] = a.has[i]
+          ? [
+              ts,
+              r3((a.v[i * 3] as number) / sec),
+              r3((a.v[i * 3 + 1] as number) / sec),
+              hs > 0 ? hs - 1 : null,
+            ]
+          : [ts, null, null, null];
+      }
+      const p = peers.get(key);
+      const nodes = p ? [...p.nodes.values()] : [];
+      const latest = nodes.reduce<(typeof nodes)[number] | undefined>(
+        (x, n) => (!x || n.ts > x.ts ? n : x),
+        undefined,
+      );
       out.push({
-        public_key: p.publicKey,
-        peer_id: p.peerId,
+        public_key: key,
+        peer_id: p?.peerId ?? a.peerId,
         nodes: nodes.map((n) => n.node).sort(),
         endpoint: latest?.endpoint ?? null,
         latest_handshake: Math.max(0, ...nodes.map((n) => n.handshake)),
-        rx_bytes: nodes.reduce((a, n) => a + n.rx, 0),
-        tx_bytes: nodes.reduce((a, n) => a + n.tx, 0),
-        rx_rate: nodes.reduce((a, n) => a + n.rxRate, 0),
-        tx_rate: nodes.reduce((a, n) => a + n.txRate, 0),
+        rx_bytes: nodes.reduce((x, n) => x + n.rx, 0),
+        tx_bytes: nodes.reduce((x, n) => x + n.tx, 0),
+        rx_rate: nodes.reduce((x, n) => x + n.rxRate, 0),
+        tx_rate: nodes.reduce((x, n) => x + n.txRate, 0),
         history,
       });
     }
-    return { interface: iface, ts: now, peers: out };
+    return {
+      interface: iface,
+      ts: now,
+      peers: out,
+      total: sorted.length,
+      page,
+      per_page: perPage,
+      pages: Math.max(1, Math.ceil(sorted.length / perPage)),
+    };
   }
 }

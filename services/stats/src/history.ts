@@ -265,6 +265,8 @@ export interface WriterOptions {
   keep1mMs: number;
   isLeader: () => boolean;
   log?: { info(o: object, m: string): void; warn(o: object, m: string): void };
+  /** WireGuard history (`wg-history.ts`), written in the same tick by the same leader. */
+  wg?: { reset(): void; tick(now: number): Promise<void> };
 }
 
 /** Writes completed buckets (leader only), rolls minutes up, applies retention. */
@@ -294,6 +296,7 @@ export class HistoryWriter {
       // Continue from what the table has (another writer may have gone further).
       this.written.clear();
       this.rolled = null;
+      this.o.wg?.reset();
     }
     this.wasLeader = leader;
     if (!leader) return;
@@ -340,6 +343,7 @@ export class HistoryWriter {
       this.lastVacuum = now;
       await this.store.vacuum();
     }
+    await this.o.wg?.tick(now);
   }
 
   /** Roll completed minutes of the 10 s table into the 1 min table (at most 60 per tick). */

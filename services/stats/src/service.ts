@@ -32,6 +32,7 @@ import { renderMetrics } from "./metrics.ts";
 import { HaproxyModel } from "./model.ts";
 import { StatsPool } from "./pool.ts";
 import { WgModel } from "./wg.ts";
+import { WgHistoryStore, WgHistoryWriter } from "./wg-history.ts";
 
 export const VERSION = "0.1.0";
 export const LEASE_BUCKET = "ep_stats_leases";
@@ -58,7 +59,6 @@ export const service: RunServiceOptions<typeof StatsEnv> = {
     const instance = config.EP_SERVICE_INSTANCE ?? `${hostname()}-${process.pid}`;
     const windowBuckets = Math.ceil((config.EP_STATS_WINDOW_S * 1000) / STEP_MS) + 1;
     const model = new HaproxyModel({ stepMs: STEP_MS, windowBuckets });
-    const wg = new WgModel(STEP_MS, windowBuckets);
     const geo = new GeoDb({
       path: config.EP_STATS_GEOIP_DB,
       asnPath: config.EP_STATS_GEOIP_ASN_DB,
@@ -86,6 +86,8 @@ export const service: RunServiceOptions<typeof StatsEnv> = {
         }
       },
     });
+    // Made just before subscribing: its start time tells which first buckets may be partial.
+    const wg = new WgModel(STEP_MS, windowBuckets);
     const wgSub = nc.subscribe("ep.v1.wg.samples.>", {
       callback: (err, msg) => {
         if (err) return;
@@ -105,8 +107,10 @@ export const service: RunServiceOptions<typeof StatsEnv> = {
 
     // History: one writer, elected through KV.
     let store: HistoryStore | null = null;
+    let wgStore: WgHistoryStore | null = null;
     if (config.DATABASE_URL) {
       store = new HistoryStore(config.DATABASE_URL);
+      wgStore = new WgHistoryStore(store.pool);
       const lease = await Lease.start(nc, {
         bucket: LEASE_BUCKET,
         key: WRITER_KEY,
@@ -117,14 +121,18 @@ export const service: RunServiceOptions<typeof StatsEnv> = {
         onChange: (leader) =>
           log.info({ instance, leader }, leader ? "history writer: leading" : "history writer: standing by"),
       });
-      const writer = new HistoryWriter(store, model, pool, {
+      const writerOpts = {
         writer: instance,
         stepMs: STEP_MS,
         graceMs: config.EP_STATS_GRACE_MS,
         keep10sMs: config.EP_STATS_RETENTION_10S_H * 3600_000,
         keep1mMs: config.EP_STATS_RETENTION_1M_D * 86_400_000,
         isLeader: () => lease.isLeader(),
+      };
+      const writer = new HistoryWriter(store, model, pool, {
+        ...writerOpts,
         log,
+        wg: new WgHistoryWriter(wgStore, wg, writerOpts),
       });
       let busy = false;
       const flush = setInterval(() => {
@@ -150,6 +158,7 @@ export const service: RunServiceOptions<typeof StatsEnv> = {
       pool,
       geo,
       store,
+      wgStore,
       nc,
       stepMs: STEP_MS,
       sessionsTimeoutMs: config.EP_STATS_SESSIONS_TIMEOUT_MS,

@@ -34,9 +34,28 @@ export class WgModel {
   readonly cap: number;
   /** interface → public key → peer */
   readonly ifaces = new Map<string, Map<string, WgPeer>>();
-  constructor(stepMs: number, cap: number) {
+  /** When this instance started listening (ms): samples sent before were missed. */
+  readonly since: number;
+  /** Per interface, its first sample here and (from the next one of that node) the sampling period. */
+  readonly first = new Map<string, { bucket: number; ts: number; node: string; period: number | null }>();
+  constructor(stepMs: number, cap: number, since = Date.now()) {
     this.stepMs = stepMs;
     this.cap = cap;
+    this.since = since;
+  }
+
+  /**
+   * First bucket of an interface whose deltas this instance saw in full (undefined: no sample
+   * yet). Its first sample's bucket is partial when the sample before it was sent before this
+   * instance listened (that delta is lost), so history is neither written nor preferred from
+   * it — unless that first sample came over 1.5 sampling periods after listening started (the
+   * period known from the node's next sample): then there was no earlier sample to miss (a new
+   * interface) and the bucket is whole.
+   */
+  firstWhole(iface: string): number | undefined {
+    const f = this.first.get(iface);
+    if (!f) return undefined;
+    return f.period !== null && f.ts - this.since >= 1.5 * f.period ? f.bucket : f.bucket + 1;
   }
 
   ingest(s: WgStatsSample): void {
@@ -48,6 +67,9 @@ export class WgModel {
       this.ifaces.set(s.interface, peers);
     }
     const bucket = Math.floor(ts / this.stepMs);
+    const f = this.first.get(s.interface);
+    if (!f) this.first.set(s.interface, { bucket, ts, node: s.node, period: null });
+    else if (f.period === null && f.node === s.node && ts > f.ts) f.period = ts - f.ts;
     for (const p of s.peers) {
       let peer = peers.get(p.public_key);
       if (!peer) {

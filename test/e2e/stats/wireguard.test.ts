@@ -1,18 +1,24 @@
 /**
  * stats - WireGuard from real samples: wg-agent runs wireguard-go in a "gateway" namespace
  * and publishes its `WgStatsSample`s; a client namespace brings the peer's tunnel up with
- * wg-quick and pings through it. The stats service (in memory, no database) turns the
- * samples into per-peer counters, rates and handshake history, read through the gateway.
+ * wg-quick and pings through it. The stats service turns the samples into per-peer counters,
+ * rates and handshake history, read through the gateway; its history writer (lease holder)
+ * stores the buckets in PostgreSQL, so a restarted instance (empty memory) still answers them.
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { migrate } from "../../../proto/src/runtime/migrate.ts";
 import {
   connectVeth,
   createNetns,
+  createTestDatabase,
   type Netns,
   requireRoot,
+  type ServiceProcess,
   spawnService,
+  type TestDatabase,
   waitFor,
 } from "../../harness/mod.ts";
 import { type PeerBody, rand, startWgMesh, type WgMesh } from "../wireguard/mesh.ts";
@@ -21,6 +27,9 @@ requireRoot("the WireGuard stats test");
 
 let mesh: WgMesh;
 let client: Netns;
+let db: TestDatabase;
+let stats: ServiceProcess;
+let peerKey = "";
 const disposers: Array<() => Promise<unknown>> = [];
 const iface = `s${rand()}`;
 const prefix = `h${rand()}`;
@@ -41,6 +50,10 @@ interface WgStats {
     tx_rate: number;
     history: Array<Array<number | null>>;
   }>;
+  total: number;
+  page: number;
+  per_page: number;
+  pages: number;
 }
 
 beforeAll(async () => {
@@ -57,9 +70,17 @@ beforeAll(async () => {
     EP_WG_MODE: "wireguard-go",
     EP_WG_STATS_INTERVAL_MS: "500",
   });
-  const stats = await spawnService("stats", { EP_NATS_URL: mesh.nats.url, EP_STATS_POOL_THREADS: "1" });
+  db = await createTestDatabase();
+  disposers.push(() => db[Symbol.asyncDispose]());
+  await migrate(db.url);
+  stats = await startStats();
   disposers.push(() => stats.stop());
 }, 90_000);
+
+const startStats = () =>
+  spawnService("stats", { EP_NATS_URL: mesh.nats.url, DATABASE_URL: db.url, EP_STATS_POOL_THREADS: "1" });
+const rxOf = (h: Array<Array<number | null>>, stepS: number) =>
+  h.reduce((a, x) => a + ((x[1] as number | null) ?? 0) * stepS, 0);
 
 afterAll(async () => {
   await client?.run("wg-quick", ["down", join(mesh.dir, `${clientDev}.conf`)], {
@@ -109,6 +130,7 @@ test("stats - WireGuard per-peer traffic and handshake from real wg-agent sample
     { timeout: 20_000, interval: 250, message: "the peer's traffic in the stats service" },
   );
   const s = seen as NonNullable<typeof seen>;
+  peerKey = s.public_key;
   expect(s.peer_id).toBe(peer.id);
   expect(s.nodes).toEqual(["gw1"]);
   expect(s.endpoint).toMatch(/^10\.79\.0\.2:\d+$/);
@@ -128,4 +150,78 @@ test("stats - WireGuard per-peer traffic and handshake from real wg-agent sample
   // One peer filter by id works too.
   const one = await mesh.api<WgStats>("GET", `${path}&peer=${encodeURIComponent(peer.id)}`);
   expect(one.body.peers.map((x) => x.public_key)).toEqual([peer.public_key]);
+  // Peers come in pages (`page`/`per_page`, the list envelope's counts beside `peers`).
+  const paged = await mesh.api<WgStats>("GET", `${path}&page=1&per_page=1`);
+  expect(paged.body).toMatchObject({ page: 1, per_page: 1 });
+  expect(paged.body.peers.length).toBe(1);
+  expect(paged.body.pages).toBe(paged.body.total);
+  const badPage = await mesh.api("GET", `${path}&per_page=0`);
+  expect(badPage.status).toBe(422);
+  expect(JSON.stringify(badPage.body)).toContain("per_page");
 }, 90_000);
+
+test("stats - WireGuard history survives a restart: a fresh instance answers it from PostgreSQL", async () => {
+  expect(peerKey).not.toBe("");
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  const stored = async () =>
+    (
+      await c.query<{ rx: number | null }>(
+        "SELECT sum(rx) AS rx FROM stats_wg_10s WHERE interface = $1 AND public_key = $2",
+        [iface, peerKey],
+      )
+    ).rows[0]?.rx ?? null;
+  try {
+    // The leader stores the peer's buckets. Its first one may be partial for this instance (it
+    // started just before the interface appeared) and is not stored: traffic again, once the
+    // writer is past it.
+    await waitFor(async () => (await stored()) !== null, {
+      timeout: 30_000,
+      interval: 250,
+      message: "the peer's first buckets in stats_wg_10s",
+    });
+    const before = (await stored()) as number;
+    const pings = await client.run("ping", ["-c", "100", "-i", "0.01", "-s", "2000", "-n", "-q", GW_TUNNEL]);
+    expect(pings.code, pings.stdout).toBe(0);
+    await waitFor(async () => ((await stored()) as number) - before > 150_000, {
+      timeout: 30_000,
+      interval: 250,
+      message: "the pings' buckets in stats_wg_10s",
+    });
+    const dup = await c.query(
+      "SELECT interface, public_key, ts FROM stats_wg_10s GROUP BY 1, 2, 3 HAVING count(*) > 1",
+    );
+    expect(dup.rowCount).toBe(0);
+  } finally {
+    await c.end();
+  }
+  // A new instance starts with empty memory; the traffic is only in the table now.
+  await stats.stop();
+  stats = await startStats();
+  const path = `/api/v1/stats/wireguard/${iface}?window=2h&step=1m`;
+  const h = await waitFor(
+    async () => {
+      const r = await mesh.api<WgStats>("GET", path);
+      return r.status === 200 ? r.body.peers.find((x) => x.public_key === peerKey) : undefined;
+    },
+    { timeout: 20_000, interval: 250, message: "the restarted stats instance answers" },
+  );
+  expect(h.history.length).toBe(120);
+  expect(rxOf(h.history, 60)).toBeGreaterThan(150_000);
+});
+
+test("stats - WireGuard windows up to 30 days are accepted; beyond, a 422 names the field", async () => {
+  const base = `/api/v1/stats/wireguard/${iface}`;
+  const month = await mesh.api<WgStats>("GET", `${base}?window=30d&step=15m`);
+  expect(month.status, month.text).toBe(200);
+  const h = month.body.peers.find((x) => x.public_key === peerKey)?.history ?? [];
+  expect(h.length).toBe(2880);
+  expect(rxOf(h, 900)).toBeGreaterThan(150_000);
+  type Err = { error: { code: string; details: Array<{ field: string }> } };
+  const over = await mesh.api<Err>("GET", `${base}?window=31d`);
+  expect(over.status, over.text).toBe(422);
+  expect(over.body.error.details.map((d) => d.field)).toEqual(["window"]);
+  const dense = await mesh.api<Err>("GET", `${base}?window=30d&step=1m`);
+  expect(dense.status, dense.text).toBe(422);
+  expect(dense.body.error.details.map((d) => d.field)).toEqual(["query.step"]);
+});
