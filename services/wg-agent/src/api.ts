@@ -87,10 +87,21 @@ export function peerEventData(rec: WgPeerRecord) {
   };
 }
 
+/** What a node publishes in the nodes bucket for an interface it serves. */
+interface NodeInfo {
+  public_key: string;
+  endpoint_host: string | null;
+}
+
+/** How long a read waits for the nodes bucket before serving the last known node info. */
+const NODE_INFO_ASK_MS = 1000;
+
 export class WgApi {
   private readonly o: ApiOptions;
   /** Addresses being claimed by in-flight creates of this process, per interface. */
   private readonly pendingIps = new Map<string, Set<string>>();
+  /** Last node info read per nodes-bucket key (null: the node published none). */
+  private readonly nodeInfos = new Map<string, NodeInfo | null>();
 
   constructor(o: ApiOptions) {
     this.o = o;
@@ -124,12 +135,31 @@ export class WgApi {
     return { rec: e.json<WgInterfaceRecord>(), revision: e.revision };
   }
 
+  /**
+   * A node's published info (public key, endpoint host), remembered per key. While the nodes
+   * bucket has no leader (a NATS node died; the election takes ~5 s) a read that gets no
+   * answer within `NODE_INFO_ASK_MS` serves the last value seen instead of stalling into a
+   * timeout; a key never seen waits for the bucket.
+   */
+  private async nodeInfo(key: string): Promise<NodeInfo | null> {
+    const read = this.o.kv.nodes.get(key).then((e) => {
+      const info = e?.operation === "PUT" ? e.json<NodeInfo>() : null;
+      this.nodeInfos.set(key, info);
+      return info;
+    });
+    if (!this.nodeInfos.has(key)) return read;
+    const readOrKnown = read.catch(() => this.nodeInfos.get(key) ?? null);
+    let timer: NodeJS.Timeout | undefined;
+    const known = new Promise<NodeInfo | null>((resolve) => {
+      timer = setTimeout(() => resolve(this.nodeInfos.get(key) ?? null), NODE_INFO_ASK_MS);
+    });
+    return Promise.race([readOrKnown, known]).finally(() => clearTimeout(timer));
+  }
+
   private async servers(rec: WgInterfaceRecord) {
     return Promise.all(
       rec.nodes.map(async (node) => {
-        const e = await this.o.kv.nodes.get(Keys.node(rec.name, node));
-        const info =
-          e?.operation === "PUT" ? e.json<{ public_key: string; endpoint_host: string | null }>() : null;
+        const info = await this.nodeInfo(Keys.node(rec.name, node));
         const host = info?.endpoint_host ?? rec.endpoint_host;
         const h = wgNet.parseIp(host)?.family === 6 ? `[${host}]` : host;
         return { node, public_key: info?.public_key ?? null, endpoint: `${h}:${rec.listen_port}` };
@@ -210,7 +240,7 @@ export class WgApi {
   // --- interfaces -------------------------------------------------------------------------
 
   async listInterfaces(q: { page: number; per_page: number; order: "asc" | "desc" }, ctx: HandlerContext) {
-    await this.o.state.barrier();
+    await this.o.state.readBarrier();
     const allowed = ctx.principal?.resources?.wg_interfaces;
     let all = [...this.o.state.interfaces.values()].filter((v) => !allowed || allowed.includes(v.rec.name));
     all.sort((a, b) => a.rec.name.localeCompare(b.rec.name));
@@ -273,7 +303,7 @@ export class WgApi {
   }
 
   async getInterface(name: string) {
-    await this.o.state.barrier();
+    await this.o.state.readBarrier();
     return this.ifaceView(await this.ifaceEntry(name));
   }
 
@@ -339,7 +369,7 @@ export class WgApi {
 
   async interfaceStatus(name: string) {
     const cur = await this.ifaceEntry(name);
-    await this.o.state.barrier();
+    await this.o.state.readBarrier();
     const nodes = await Promise.all(cur.rec.nodes.map((n) => this.nodeStatus(n, name)));
     return {
       interface: name,
@@ -389,7 +419,7 @@ export class WgApi {
 
   async listPeers(iface: string, q: PeerListQuery) {
     await this.ifaceEntry(iface);
-    await this.o.state.barrier();
+    await this.o.state.readBarrier();
     const needle = q.q?.toLowerCase();
     let all = [...this.o.state.peersOf(iface).values()].filter(({ rec }) => {
       if (q.tag !== undefined && !rec.tags.includes(q.tag)) return false;
@@ -777,10 +807,8 @@ export class WgApi {
     if (node && !server) throw Errors.NotFound.withMessage(`node ${node} does not serve ${ifc.name}`);
     if (!server?.public_key)
       throw Errors.Conflict.withMessage(`no node serving ${ifc.name} has published its public key yet`);
-    const info = await this.o.kv.nodes.get(Keys.node(ifc.name, server.node));
-    const host =
-      (info?.operation === "PUT" ? info.json<{ endpoint_host: string | null }>().endpoint_host : null) ??
-      ifc.endpoint_host;
+    const info = await this.nodeInfo(Keys.node(ifc.name, server.node));
+    const host = info?.endpoint_host ?? ifc.endpoint_host;
     const subnets = [ifc.address_v4, ifc.address_v6]
       .filter((s): s is string => s !== null)
       .map((s) => wgNet.cidrOf(s).text);

@@ -365,6 +365,30 @@ export class DesiredState {
     await this.waitFor(last, timeoutMs);
   }
 
+  /**
+   * The barrier for reads. While the bucket's stream has no leader (a NATS node died: the
+   * election takes ~5 s) nobody can write to it either, so the mirror already holds every
+   * acknowledged write but those still in flight to it: a read that cannot ask the stream
+   * within `askMs` answers from the mirror instead of stalling into a timeout. Writes keep
+   * the strict `barrier` (their checks must see the latest state).
+   */
+  async readBarrier(askMs = 1000, timeoutMs = 2000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), askMs);
+    });
+    const asked = this.kv.status().then(
+      (st) => st.streamInfo.state.last_seq,
+      () => null,
+    );
+    const last = await Promise.race([asked, gaveUp]).finally(() => clearTimeout(timer));
+    if (last === null) {
+      this.log.warn({ askMs }, "desired-state stream not answering: read served from the local mirror");
+      return;
+    }
+    await this.waitFor(last, timeoutMs);
+  }
+
   stop(): void {
     this.live?.stop();
     for (const w of this.waiters) w.done(false);
