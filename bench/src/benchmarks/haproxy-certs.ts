@@ -13,6 +13,7 @@ import { startCluster } from "../../../test/e2e/haproxy/cluster.ts";
 import { Pki } from "../../../test/e2e/haproxy-certs/mint.ts";
 import { tmpDir } from "../../../test/harness/mod.ts";
 import { startResult } from "../lib/bench-result.ts";
+import { median } from "../lib/percentiles.ts";
 import { type Benchmark, target } from "../lib/types.ts";
 
 const Settings = z.object({
@@ -24,7 +25,6 @@ const Settings = z.object({
     .describe("Uploads / commits measured (median)."),
   BENCH_CERTS_VALIDATE: z.coerce.number().int().min(10).default(2000).describe("Validations timed."),
 });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 const round = (x: number) => Math.round(x * 100) / 100;
 
 export const benchmark: Benchmark = {

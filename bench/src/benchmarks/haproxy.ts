@@ -15,6 +15,7 @@ import { render } from "../../../services/haproxy-agent/src/render.ts";
 import { startCluster } from "../../../test/e2e/haproxy/cluster.ts";
 import { tmpDir } from "../../../test/harness/mod.ts";
 import { startResult } from "../lib/bench-result.ts";
+import { median } from "../lib/percentiles.ts";
 import type { Benchmark, Target } from "../lib/types.ts";
 
 const Settings = z.object({
@@ -27,10 +28,6 @@ const Settings = z.object({
     .describe("PUTs per size (median reported)."),
 });
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? 0;
-};
 const round = (x: number) => Math.round(x * 10) / 10;
 
 function bigDoc(n: number, port: number, tag: number) {

@@ -17,6 +17,7 @@ import { loadavg } from "node:os";
 import { parseEnv } from "@edgeplane/proto";
 import { z } from "zod";
 import { startResult } from "../lib/bench-result.ts";
+import { median } from "../lib/percentiles.ts";
 import type { Benchmark } from "../lib/types.ts";
 
 const Settings = z.object({
@@ -31,7 +32,6 @@ const Settings = z.object({
   BENCH_WS_FLOOR_ROUNDS: z.coerce.number().int().min(2).max(50).default(8).describe("Write rounds."),
 });
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
 export const benchmark: Benchmark = {

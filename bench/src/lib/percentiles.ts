@@ -49,6 +49,12 @@ export function percentile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
 }
 
+/** The upper median of a few repeated measurements (0 when there are none). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
+
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
 
 export function summarize(samples: Samples): LatencySummary {

@@ -53,6 +53,24 @@ export interface HistRow {
   v: ArrayLike<number>;
 }
 
+/**
+ * The newest (`max`) or oldest (`min`) bucket start of a history table in ms, optionally of
+ * the rows whose `where[0]` column equals `where[1]`; null when there is none. Table and
+ * column names are this module's constants, never input.
+ */
+export async function tsBound(
+  pool: pg.Pool,
+  agg: "max" | "min",
+  table: string,
+  where?: readonly [column: string, value: string],
+): Promise<number | null> {
+  const r = await pool.query<{ m: Date | null }>(
+    `SELECT ${agg}(ts) AS m FROM ${table}${where ? ` WHERE ${where[0]} = $1` : ""}`,
+    where ? [where[1]] : [],
+  );
+  return r.rows[0]?.m ? r.rows[0].m.getTime() : null;
+}
+
 export class HistoryStore {
   readonly pool: pg.Pool;
   /** Row budget of the series cache (0 = off); a 24 h series at 10 s is 8,640 rows (1.2 MB). */
@@ -87,16 +105,11 @@ export class HistoryStore {
 
   /** Newest bucket start of a table (ms), or null. */
   async newest(table: Table, cluster?: string): Promise<number | null> {
-    const r = await this.pool.query<{ m: Date | null }>(
-      cluster ? `SELECT max(ts) AS m FROM ${table} WHERE cluster = $1` : `SELECT max(ts) AS m FROM ${table}`,
-      cluster ? [cluster] : [],
-    );
-    return r.rows[0]?.m ? r.rows[0].m.getTime() : null;
+    return tsBound(this.pool, "max", table, cluster === undefined ? undefined : ["cluster", cluster]);
   }
 
   async oldest(table: Table): Promise<number | null> {
-    const r = await this.pool.query<{ m: Date | null }>(`SELECT min(ts) AS m FROM ${table}`);
-    return r.rows[0]?.m ? r.rows[0].m.getTime() : null;
+    return tsBound(this.pool, "min", table);
   }
 
   /**

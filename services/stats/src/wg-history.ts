@@ -8,6 +8,7 @@
  * table's newest bucket after a takeover. Read by the WireGuard API for the part of a window memory does not hold.
  */
 import type pg from "pg";
+import { tsBound } from "./history.ts";
 import { WG_HS, WG_RX, WG_TX, type WgModel } from "./wg.ts";
 
 export type WgTable = "stats_wg_10s" | "stats_wg_1m";
@@ -77,16 +78,11 @@ export class WgHistoryStore {
 
   /** Newest bucket start of a table (ms), of one interface or of all; null when empty. */
   async newest(table: WgTable, iface?: string): Promise<number | null> {
-    const r = await this.pool.query<{ m: Date | null }>(
-      iface ? `SELECT max(ts) AS m FROM ${table} WHERE interface = $1` : `SELECT max(ts) AS m FROM ${table}`,
-      iface ? [iface] : [],
-    );
-    return r.rows[0]?.m ? r.rows[0].m.getTime() : null;
+    return tsBound(this.pool, "max", table, iface === undefined ? undefined : ["interface", iface]);
   }
 
   async oldest(table: WgTable): Promise<number | null> {
-    const r = await this.pool.query<{ m: Date | null }>(`SELECT min(ts) AS m FROM ${table}`);
-    return r.rows[0]?.m ? r.rows[0].m.getTime() : null;
+    return tsBound(this.pool, "min", table);
   }
 
   /**
