@@ -7,12 +7,13 @@
  * serialised and coalesced (only the newest desired revision is applied).
  */
 import { createHash } from "node:crypto";
-import { copyFile, link, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { base32, type Logger, type NodeStatus, publishEvent, StateDocument } from "@edgeplane/proto";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KvWatchEntry } from "@nats-io/kv";
 import { haproxyCheck } from "./check.ts";
+import { syncDir, syncFile, writeAtomic } from "./durable-fs.ts";
 import { alerts, HaproxyProcess, type ProcInfo } from "./haproxy.ts";
 import { Phases } from "./phases.ts";
 import { type Rendered, type RenderOptions, render, runtimePaths } from "./render.ts";
@@ -48,34 +49,6 @@ interface Marker {
   revision: number;
   hash: string;
   stopped: boolean;
-}
-
-async function writeAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, "w", 0o644);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-}
-
-async function syncFile(path: string): Promise<void> {
-  const fh = await open(path, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r").catch(() => null);
-  if (!fh) return;
-  await fh.sync().catch(() => undefined);
-  await fh.close();
 }
 
 const EMPTY: StoredState = {

@@ -68,18 +68,15 @@ export interface CommitResult {
   revision: number;
   unchanged: boolean;
 }
-export type Commit = (
-  doc: StateDocument,
-  ctx: HandlerContext,
-  o: {
-    expected: number | undefined;
-    wait: boolean;
-    timeoutMs: number;
-    comment: string | null;
-    restoredFrom: number | null;
-    action: string;
-  },
-) => Promise<CommitResult>;
+export interface CommitOptions {
+  expected: number | undefined;
+  wait: boolean;
+  timeoutMs: number;
+  comment: string | null;
+  restoredFrom: number | null;
+  action: string;
+}
+export type Commit = (doc: StateDocument, ctx: HandlerContext, o: CommitOptions) => Promise<CommitResult>;
 
 export interface RuntimeApiDeps {
   nc: NatsConnection;

@@ -10,7 +10,7 @@
  * never race a reload; the post-converge hook runs inside that chain already.
  */
 import { createHash } from "node:crypto";
-import { open, readFile, rename } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   IntentSet,
@@ -22,6 +22,7 @@ import {
 } from "@edgeplane/proto";
 import { type KV, Kvm, type KvWatchEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { writeAtomic } from "./durable-fs.ts";
 import type { NodeAgent } from "./node.ts";
 import { isWrongLastSequence } from "./store.ts";
 
@@ -95,18 +96,6 @@ export class IntentStore {
 export interface OpResult {
   ok: boolean;
   message: string;
-}
-
-async function writeAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, "w", 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
 }
 
 /** HAProxy's CLI answers nothing on success; "already …" is success too. */
@@ -223,6 +212,7 @@ export class RuntimeNode {
         baseline: this.baseline,
         revision: this.revision,
       }),
+      0o600,
     ).catch((err) => this.log.warn({ err }, "could not persist runtime intents"));
     // The server-state file is what the next worker starts from: keep it in step with the
     // runtime, so a cleared drain is not brought back by a later start.

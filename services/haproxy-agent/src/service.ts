@@ -62,6 +62,7 @@ import { importConfig } from "./import.ts";
 import { NodeAgent } from "./node.ts";
 import { Phases } from "./phases.ts";
 import { render } from "./render.ts";
+import type { CommitOptions } from "./runtime-api.ts";
 import { startIssue7 } from "./runtime-setup.ts";
 import { ClusterStore, isOnline, type StoredState, staleError } from "./store.ts";
 
@@ -236,15 +237,6 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
         ]);
       }
       return v;
-    }
-
-    interface CommitOptions {
-      expected: number | undefined;
-      wait: boolean;
-      timeoutMs: number;
-      comment: string | null;
-      restoredFrom: number | null;
-      action: string;
     }
 
     /**
