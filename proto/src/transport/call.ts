@@ -7,6 +7,7 @@
 import { type NatsConnection, errors as natsErrors } from "@nats-io/transport-node";
 import { EpError, Errors, fromWire } from "../errors.ts";
 import { type CallMeta, encodeMeta } from "./headers.ts";
+import { LIVENESS_MS } from "./keepalive.ts";
 import { requesterFor } from "./requester.ts";
 import { currentTraceHeaders } from "./trace.ts";
 import { decodeJson, encodeJson, type ReplyMeta, type WireReply } from "./wire.ts";
@@ -51,7 +52,10 @@ export async function callRaw<T = unknown>(
   let delay = 20;
   for (;;) {
     try {
-      const msg = await requesterFor(nc).request(subject, data, { timeout, headers });
+      // A long request also gets a liveness bound: an instance that died holding it is
+      // noticed after LIVENESS_MS, not after the whole timeout.
+      const liveness = timeout > LIVENESS_MS ? LIVENESS_MS : undefined;
+      const msg = await requesterFor(nc).request(subject, data, { timeout, headers, liveness });
       const reply = decodeJson(msg.data) as WireReply | undefined;
       if (!reply || typeof reply !== "object" || !("ok" in reply)) {
         throw Errors.Internal.withMessage(`malformed reply from ${serviceOf(subject)}`);

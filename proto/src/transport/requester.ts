@@ -12,12 +12,16 @@
  * `NoRespondersError` (the server answers a 503 status when nobody subscribes).
  */
 import { createInbox, errors, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { askKeepalive, isKeepalive } from "./keepalive.ts";
 
 interface Pending {
   resolve(msg: Msg): void;
   reject(err: Error): void;
   deadline: number;
   subject: string;
+  /** With a liveness bound: give up when nothing (reply or keepalive) came by then. */
+  silentUntil: number;
+  liveness: number;
 }
 
 interface Outgoing {
@@ -46,6 +50,10 @@ export class Requester {
         const token = msg.subject.slice(this.#prefix.length + 1);
         const p = this.#pending.get(token);
         if (!p) return; // late reply after a timeout
+        if (isKeepalive(msg)) {
+          p.silentUntil = Date.now() + p.liveness;
+          return;
+        }
         this.#pending.delete(token);
         if (msg.data.length === 0 && msg.headers?.code === 503)
           p.reject(new errors.NoRespondersError(p.subject));
@@ -55,11 +63,25 @@ export class Requester {
     void nc.closed().then(() => this.#failAll(new errors.ClosedConnectionError()));
   }
 
-  request(subject: string, data: Uint8Array, opts: { timeout: number; headers: MsgHdrs }): Promise<Msg> {
+  /**
+   * `liveness` (ms): ask the responder for keepalives (see keepalive.ts) and fail with a
+   * `TimeoutError` after that long without any message, however long `timeout` is.
+   */
+  request(
+    subject: string,
+    data: Uint8Array,
+    opts: { timeout: number; headers: MsgHdrs; liveness?: number | undefined },
+  ): Promise<Msg> {
     if (this.#nc.isClosed()) return Promise.reject(new errors.ClosedConnectionError());
     const token = (this.#seq++).toString(36);
+    const now = Date.now();
+    const deadline = now + opts.timeout;
+    const liveness = opts.liveness ?? opts.timeout;
+    // Keepalives 3.5 times per liveness window: two may be late or lost before it gives up.
+    if (opts.liveness !== undefined)
+      askKeepalive(opts.headers, Math.max(10, Math.floor(opts.liveness / 3.5)));
     return new Promise<Msg>((resolve, reject) => {
-      this.#pending.set(token, { resolve, reject, deadline: Date.now() + opts.timeout, subject });
+      this.#pending.set(token, { resolve, reject, deadline, subject, liveness, silentUntil: now + liveness });
       this.#outgoing.push({ subject, data, headers: opts.headers, reply: `${this.#prefix}.${token}` });
       if (!this.#scheduled) {
         this.#scheduled = true;
@@ -88,7 +110,7 @@ export class Requester {
   #sweep(): void {
     const now = Date.now();
     for (const [token, p] of this.#pending) {
-      if (p.deadline <= now) {
+      if (p.deadline <= now || p.silentUntil <= now) {
         this.#pending.delete(token);
         p.reject(new errors.TimeoutError());
       }

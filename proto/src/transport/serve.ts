@@ -17,6 +17,7 @@ import { subjectPattern } from "../routes/route.ts";
 import type { Principal } from "../schemas/common.ts";
 import { parseOrThrow } from "../validation.ts";
 import { type CallMeta, decodeMeta } from "./headers.ts";
+import { keepaliveRequested, startKeepalive } from "./keepalive.ts";
 import { inServerSpan } from "./trace.ts";
 import { busUnavailable, isTransientBusError } from "./transient.ts";
 import { decodeJson, encodeJson, isWithMeta, type WireReply, type WithMeta } from "./wire.ts";
@@ -121,6 +122,14 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
     active++;
     const meta = decodeMeta(msg.headers as unknown as MsgHdrs | undefined);
     const reqLog = meta.requestId ? log.child({ req: meta.requestId }) : log;
+    const every = keepaliveRequested(msg.headers as unknown as MsgHdrs | undefined);
+    const stopKeepalive =
+      every === null
+        ? undefined
+        : startKeepalive(every, (d, o) =>
+            // @nats-io/services pins its own nats-core: the same MsgHdrs under another type.
+            msg.respond(d, o as unknown as Parameters<ServiceMsg["respond"]>[1]),
+          );
     let reply: WireReply;
     try {
       const out = await inServerSpan(`${cfg.name} ${epName}`, meta, async () => {
@@ -151,6 +160,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
         reply = { ok: false, error: toEpError(err).toWire() };
       }
     }
+    stopKeepalive?.();
     tally.totalMs += performance.now() - t0;
     queueReply(msg, encodeJson(reply), reqLog);
   }
