@@ -31,21 +31,54 @@ export function isKeepalive(msg: Msg): boolean {
   return msg.data.length === 0 && !!msg.headers?.get(KEEPALIVE_HEADER);
 }
 
-/** Start sending keepalives to `respond`; the returned function stops them. */
-export function startKeepalive(
-  everyMs: number,
-  respond: (data: Uint8Array, opts: { headers: MsgHdrs }) => void,
-): () => void {
-  const h = natsHeaders();
-  h.set(KEEPALIVE_HEADER, "1");
-  const empty = new Uint8Array(0);
-  const t = setInterval(() => {
-    try {
-      respond(empty, { headers: h });
-    } catch {
-      // The connection is closing: the reply will not arrive either.
+type Respond = (data: Uint8Array, opts: { headers: MsgHdrs }) => void;
+
+/** How often the shared ticker looks for handlers due a keepalive. */
+const TICK_MS = 100;
+
+/**
+ * Keepalives of one service's running handlers. One shared ticker (running while
+ * something was tracked in its last period) instead of a timer per request: most requests answer long before
+ * their first keepalive is due, and tracking them is a Map insert and delete.
+ */
+export class KeepaliveTicker {
+  readonly #due = new Map<object, { respond: Respond; every: number; next: number }>();
+  readonly #headers: MsgHdrs;
+  readonly #empty = new Uint8Array(0);
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor() {
+    this.#headers = natsHeaders();
+    this.#headers.set(KEEPALIVE_HEADER, "1");
+  }
+
+  /** Send keepalives every `everyMs` until the returned function is called. */
+  track(everyMs: number, respond: Respond): () => void {
+    const key = {};
+    this.#due.set(key, { respond, every: everyMs, next: Date.now() + everyMs });
+    this.#timer ??= setInterval(() => this.#tick(), Math.min(TICK_MS, everyMs)).unref();
+    return () => {
+      this.#due.delete(key);
+    };
+  }
+
+  #tick(): void {
+    // Stopped lazily, by the tick that finds nothing tracked: a steady trickle of short
+    // requests does not start and stop a timer each.
+    if (this.#due.size === 0 && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
     }
-  }, everyMs);
-  t.unref();
-  return () => clearInterval(t);
+    const now = Date.now();
+    for (const d of this.#due.values()) {
+      if (d.next > now) continue;
+      d.next = now + d.every;
+      try {
+        d.respond(this.#empty, { headers: this.#headers });
+      } catch {
+        // The connection is closing: the reply will not arrive either.
+      }
+    }
+  }
 }

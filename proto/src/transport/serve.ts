@@ -17,7 +17,7 @@ import { subjectPattern } from "../routes/route.ts";
 import type { Principal } from "../schemas/common.ts";
 import { parseOrThrow } from "../validation.ts";
 import { type CallMeta, decodeMeta } from "./headers.ts";
-import { keepaliveRequested, startKeepalive } from "./keepalive.ts";
+import { KeepaliveTicker, keepaliveRequested } from "./keepalive.ts";
 import { inServerSpan } from "./trace.ts";
 import { busUnavailable, isTransientBusError } from "./transient.ts";
 import { decodeJson, encodeJson, isWithMeta, type WireReply, type WithMeta } from "./wire.ts";
@@ -109,6 +109,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
   const log = cfg.log;
   let active = 0;
   let idle: (() => void) | undefined;
+  const keepalives = new KeepaliveTicker();
 
   async function handle(
     msg: ServiceMsg,
@@ -126,7 +127,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
     const stopKeepalive =
       every === null
         ? undefined
-        : startKeepalive(every, (d, o) =>
+        : keepalives.track(every, (d, o) =>
             // @nats-io/services pins its own nats-core: the same MsgHdrs under another type.
             msg.respond(d, o as unknown as Parameters<ServiceMsg["respond"]>[1]),
           );
