@@ -3,7 +3,7 @@
  * fsynced, then renamed over the target (a reader sees the old file or the new one, never
  * half of one), and the fsync helpers the config swap uses.
  */
-import { open, rename } from "node:fs/promises";
+import { open, rename, writeFile } from "node:fs/promises";
 
 /** Write `data` to `path` atomically and durably; `mode` applies to the new file. */
 export async function writeAtomic(path: string, data: string, mode = 0o644): Promise<void> {
@@ -15,6 +15,16 @@ export async function writeAtomic(path: string, data: string, mode = 0o644): Pro
   } finally {
     await fh.close();
   }
+  await rename(tmp, path);
+}
+
+/**
+ * Write `data` to `path` atomically but not durably: for hand-offs a crash makes moot
+ * (the server-state file is read once, by the worker the next reload starts).
+ */
+export async function writeReplace(path: string, data: string, mode = 0o644): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, data, { mode });
   await rename(tmp, path);
 }
 

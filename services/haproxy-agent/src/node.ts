@@ -13,7 +13,7 @@ import { base32, type Logger, type NodeStatus, publishEvent, StateDocument } fro
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KvWatchEntry } from "@nats-io/kv";
 import { haproxyCheck } from "./check.ts";
-import { syncDir, syncFile, writeAtomic } from "./durable-fs.ts";
+import { syncDir, syncFile, writeAtomic, writeReplace } from "./durable-fs.ts";
 import { alerts, HaproxyProcess, type ProcInfo } from "./haproxy.ts";
 import { Phases } from "./phases.ts";
 import { type Rendered, type RenderOptions, render, runtimePaths } from "./render.ts";
@@ -180,11 +180,12 @@ export class NodeAgent {
         if (e.operation !== "PUT" || e.value.length === 0) continue;
         if (e.revision <= this.desired.revision) continue;
         try {
+          const at = Date.now();
           const t = performance.now();
-          const stored = decodeStored(e.value);
+          const stored = await decodeStored(e.value);
           this.received = {
             revision: e.revision,
-            lagMs: Date.now() - Date.parse(stored.committed_at),
+            lagMs: at - Date.parse(stored.committed_at),
             decodeMs: performance.now() - t,
           };
           this.desired = { revision: e.revision, stored };
@@ -349,7 +350,8 @@ export class NodeAgent {
   async dumpServerState(): Promise<void> {
     try {
       const s = await this.proc.admin("show servers state");
-      if (s.startsWith("1")) await writeAtomic(this.proc.paths.stateFile, s);
+      // Read once, by the worker this reload starts: atomic (never half a file), no fsync.
+      if (s.startsWith("1")) await writeReplace(this.proc.paths.stateFile, s);
     } catch (err) {
       this.o.log.warn({ err }, "could not dump server state before reload");
     }

@@ -65,6 +65,7 @@ import { render } from "./render.ts";
 import type { CommitOptions } from "./runtime-api.ts";
 import { startIssue7 } from "./runtime-setup.ts";
 import { ClusterStore, isOnline, type StoredState, staleError } from "./store.ts";
+import { stateSchemaFingerprint } from "./stored-codec.ts";
 
 export const VERSION = "0.1.0";
 
@@ -304,6 +305,7 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
           request_id: ctx.requestId ?? null,
           validated_hash: v.rendered.neutralHash,
           doc_hash: docHash,
+          schema_fingerprint: stateSchemaFingerprint(),
         };
         // The stored JSON with the document serialised once (it is the bulk of the bytes).
         const { state: _s, ...rest } = stored;

@@ -12,7 +12,7 @@ import {
   HaproxySubjects,
   kvToken,
   type NodeStatus,
-  StateDocument,
+  type StateDocument,
   subjectToken,
 } from "@edgeplane/proto";
 import {
@@ -26,6 +26,7 @@ import {
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { decodeStoredJson, encodeStoredJson, storedDocument } from "./stored-codec.ts";
 
 /** What is stored per revision (KV value and snapshot payload). */
 export interface StoredState {
@@ -43,6 +44,8 @@ export interface StoredState {
   validated_hash?: string | null;
   /** SHA-256 of `JSON.stringify(state)`: "is this the same document" without parsing it. */
   doc_hash?: string | null;
+  /** `stateSchemaFingerprint()` of the agent that wrote it: readers with the same schema skip the parse. */
+  schema_fingerprint?: string | null;
 }
 
 export interface Current {
@@ -51,7 +54,6 @@ export interface Current {
 }
 
 const DAY_NS = 24 * 3600 * 1e9;
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 export function isWrongLastSequence(err: unknown): boolean {
@@ -116,7 +118,7 @@ export class ClusterStore {
   async current(cluster: string): Promise<Current> {
     const e = await this.state.get(cluster);
     if (e?.operation !== "PUT" || e.value.length === 0) return { revision: e?.revision ?? 0, stored: null };
-    return { revision: e.revision, stored: decodeStored(e.value) };
+    return { revision: e.revision, stored: await decodeStored(e.value) };
   }
 
   /**
@@ -127,7 +129,7 @@ export class ClusterStore {
   async currentRaw(cluster: string): Promise<Current> {
     const e = await this.state.get(cluster);
     if (e?.operation !== "PUT" || e.value.length === 0) return { revision: e?.revision ?? 0, stored: null };
-    return { revision: e.revision, stored: JSON.parse(dec.decode(e.value)) as StoredState };
+    return { revision: e.revision, stored: await decodeStoredJson<StoredState>(e.value) };
   }
 
   /**
@@ -141,7 +143,7 @@ export class ClusterStore {
     expected: number,
     json = JSON.stringify(stored),
   ): Promise<number> {
-    const data = enc.encode(json);
+    const data = await encodeStoredJson(json);
     try {
       if (expected === 0) {
         const cur = await this.state.get(cluster);
@@ -167,7 +169,8 @@ export class ClusterStore {
   ): Promise<void> {
     const subject = `${HaproxySubjects.snapshot(cluster)}.${revision}`;
     // `{"revision":N,…stored}` without serialising the document a second time.
-    await this.js.publish(subject, `{"revision":${revision},${json.slice(1)}`, {
+    const data = await encodeStoredJson(`{"revision":${revision},${json.slice(1)}`);
+    await this.js.publish(subject, data, {
       msgID: `haproxy-${subjectToken(cluster)}-${revision}`,
     });
     await this.jsm.streams
@@ -185,8 +188,8 @@ export class ClusterStore {
       })
       .catch(() => null);
     if (!m) return null;
-    const v = JSON.parse(dec.decode(m.data)) as StoredState & { revision: number };
-    return { ...v, state: StateDocument.parse(v.state) };
+    const v = await decodeStoredJson<StoredState & { revision: number }>(m.data);
+    return { ...v, state: storedDocument(v.state, v.schema_fingerprint) };
   }
 
   async latestSnapshotRevision(cluster: string): Promise<number> {
@@ -206,7 +209,7 @@ export class ClusterStore {
         .getMessage(HaproxyStores.snapshotStream, { seq, next_by_subj: filter })
         .catch(() => null);
       if (!m) break;
-      out.push(JSON.parse(dec.decode(m.data)) as StoredState & { revision: number });
+      out.push(await decodeStoredJson<StoredState & { revision: number }>(m.data));
       seq = m.seq + 1;
     }
     return out;
@@ -239,9 +242,9 @@ export function staleError(current: number) {
   return Errors.StaleRevision.create({ current_revision: current }, { revision: current });
 }
 
-export function decodeStored(b: Uint8Array): StoredState {
-  const v = JSON.parse(dec.decode(b)) as StoredState;
-  return { ...v, state: StateDocument.parse(v.state) };
+export async function decodeStored(b: Uint8Array): Promise<StoredState> {
+  const v = await decodeStoredJson<StoredState>(b);
+  return { ...v, state: storedDocument(v.state, v.schema_fingerprint) };
 }
 
 /** A node is online when its agent has not signed off and was seen in the last 3 heartbeats (≥ 30 s). */
