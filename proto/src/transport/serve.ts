@@ -220,16 +220,30 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
     endpoint: endpoint as EpService["endpoint"],
     route(route, handler, opts = {}) {
       if (!route.subject) throw new Error(`route ${route.id} has no subject: it is answered by the gateway`);
+      // A body the gateway left unchecked (`bodyCheck: "service"`) is parsed here, once,
+      // with the field names the gateway's 422 would have used.
+      const bodySchema = route.bodyCheck === "service" ? undefined : route.body;
       const schema = z.object({
         params: route.params ?? z.object({}),
         query: route.query ?? z.object({}),
-        body: route.body ?? z.unknown().optional(),
+        body: bodySchema ?? z.unknown().optional(),
         headers: z.record(z.string(), z.string()).default({}),
       });
+      const checked = route.bodyCheck === "service" ? route.body : undefined;
+      const routeHandler: typeof handler = checked
+        ? (req, ctx) =>
+            handler(
+              {
+                ...(req as object),
+                body: parseOrThrow(checked, (req as { body?: unknown }).body),
+              } as typeof req,
+              ctx,
+            )
+        : handler;
       const subject = subjectPattern(route.subject, opts.fixed, subjectToken);
       const epOpts: EndpointOptions = { subject };
       if (opts.queue !== undefined) epOpts.queue = opts.queue;
-      endpoint(route.id.replaceAll(".", "_"), epOpts, schema, handler as Handler<unknown, unknown>);
+      endpoint(route.id.replaceAll(".", "_"), epOpts, schema, routeHandler as Handler<unknown, unknown>);
     },
     inflight: () => active,
     async stop(timeoutMs = 10_000) {

@@ -202,6 +202,38 @@ describe("haproxy cluster - converge on every node", () => {
     expect(e.error.details.map((d) => d.field)).toEqual(["frontends.0.default_backend"]);
   });
 
+  it("a document the schema rejects (checked once, by the agent) is a 422 naming every field, on both paths", async () => {
+    const cur = await getState();
+    const bad = doc(true);
+    at(bad.backends as Array<{ name: string }>, 0).name = "app\n    server smuggled 10.0.0.1:80";
+    at(bad.frontends as Array<{ binds: Array<Record<string, unknown>> }>, 0).binds[0] = {
+      address: "127.0.0.1",
+      port: 0,
+    };
+    for (const path of ["/api/v1/haproxy/clusters/default/state", "/api/state"]) {
+      const r = await c.api("PUT", path, JSON.stringify(bad), {
+        "content-type": "application/json",
+        "if-match": String(cur.meta.revision),
+      });
+      expect(r.status).toBe(422);
+      const e = (await r.json()) as {
+        error: { code: string; request_id: string; details: Array<{ field: string; type: string }> };
+      };
+      expect(e.error.code).toBe("validation_failed");
+      expect(e.error.request_id).toMatch(/\S/);
+      const fields = e.error.details.map((d) => d.field);
+      expect(fields).toContain("backends.0.name");
+      expect(fields).toContain("frontends.0.binds.0.port");
+    }
+    // Not JSON-object bodies get the same envelope.
+    const v = await c.api("POST", "/api/v1/haproxy/clusters/default/state/validate", "[1]", {
+      "content-type": "application/json",
+    });
+    expect(v.status).toBe(422);
+    expect(((await v.json()) as { error: { code: string } }).error.code).toBe("validation_failed");
+    expect((await getState()).meta.revision).toBe(cur.meta.revision);
+  });
+
   it("two concurrent PUTs from the same revision: exactly one 200 and one 409 with the current revision", async () => {
     const cur = await getState();
     const a = doc(true);
