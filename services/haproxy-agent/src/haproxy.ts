@@ -6,7 +6,7 @@
  * answers `reload` with nothing).
  */
 import { execFile, spawn } from "node:child_process";
-import { accessSync, closeSync, constants, openSync } from "node:fs";
+import { accessSync, closeSync, constants, type FSWatcher, openSync, watch } from "node:fs";
 import { open, readFile, stat } from "node:fs/promises";
 import { createConnection } from "node:net";
 import { delimiter, join } from "node:path";
@@ -234,36 +234,66 @@ export class HaproxyProcess {
 
   /**
    * Reload through the master CLI and confirm with `show proc`. The master re-executes
-   * itself and parses the new file (as long as `haproxy -c` takes, more for big files),
-   * so the poll starts tight (2 ms) and backs off to 25 ms; connects are retried every
-   * 3 ms while the master socket is away during the re-exec.
+   * itself and parses the new file (as long as `haproxy -c` takes, more for big files).
+   * It prints to haproxy.log when it starts and when the new worker is ready ("Loading
+   * success."), so a write to the log (inotify) triggers the next `show proc` at once;
+   * between writes the poll starts tight (2 ms) and backs off to 25 ms. Connects are
+   * retried every 3 ms while the master socket is away during the re-exec.
    */
   async reload(timeoutMs: number, ph?: { mark(name: string): void }, known?: ProcInfo): Promise<ProcInfo> {
     const before = known ?? (await this.showProc(1000));
     if (!before) throw new Error("haproxy is not running (no answer on the master socket)");
     const offset = await this.logOffset();
     ph?.mark("reload_before");
-    await socketCommand(this.paths.masterSocket, "reload", { retryMs: 1000, timeoutMs: 5000 });
-    ph?.mark("reload_cmd");
-    const deadline = Date.now() + timeoutMs;
-    let pause = 2;
-    while (Date.now() < deadline) {
-      await sleep(pause);
-      pause = Math.min(25, pause * 1.5);
-      const p = await this.showProc(200, 3);
-      if (!p) continue; // re-exec in progress
-      if (p.reloads > before.reloads) {
-        if (p.failed > 0)
-          throw new Error(
-            `reload failed: ${alerts(await this.logSince(offset)) || "haproxy reported [failed]"}`,
-          );
-        if (p.workers.some((w) => !before.workers.includes(w))) {
-          ph?.mark("reload_confirm");
-          return p;
+    let wake: (() => void) | undefined;
+    let logWritten = false;
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(this.paths.logFile, { persistent: false }, () => {
+        logWritten = true;
+        wake?.();
+      });
+      watcher.on("error", () => undefined);
+    } catch {
+      // No log file to watch (an adopted master logging elsewhere): the timer alone.
+    }
+    try {
+      await socketCommand(this.paths.masterSocket, "reload", { retryMs: 1000, timeoutMs: 5000 });
+      ph?.mark("reload_cmd");
+      const deadline = Date.now() + timeoutMs;
+      let pause = 2;
+      while (Date.now() < deadline) {
+        if (!logWritten) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, pause);
+            wake = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+          wake = undefined;
+        }
+        // After a log write, poll tight again: the line may precede the process table.
+        pause = logWritten ? 2 : Math.min(25, pause * 1.5);
+        logWritten = false;
+        const p = await this.showProc(200, 3);
+        if (!p) continue; // re-exec in progress
+        if (p.reloads > before.reloads) {
+          if (p.failed > 0)
+            throw new Error(
+              `reload failed: ${alerts(await this.logSince(offset)) || "haproxy reported [failed]"}`,
+            );
+          if (p.workers.some((w) => !before.workers.includes(w))) {
+            ph?.mark("reload_confirm");
+            return p;
+          }
         }
       }
+      throw new Error(`reload not confirmed within ${timeoutMs} ms`);
+    } finally {
+      wake = undefined;
+      watcher?.close();
     }
-    throw new Error(`reload not confirmed within ${timeoutMs} ms`);
   }
 
   /** Stop the master (SIGTERM to it: workers finish, then exit) and wait for it to go. */

@@ -189,6 +189,7 @@ export class NodeAgent {
             decodeMs: performance.now() - t,
           };
           this.desired = { revision: e.revision, stored };
+          this.o.store.remember(this.o.cluster, e.revision, stored);
         } catch (err) {
           this.o.log.error({ err, revision: e.revision }, "stored state does not parse");
           continue;
@@ -279,6 +280,14 @@ export class NodeAgent {
     ph: Phases = new Phases(),
     validatedHash: string | null = null,
   ): Promise<void> {
+    // What runs now and the server-state dump are read while the file is written and
+    // checked: neither depends on it, and both are on the way to the reload.
+    const prep = (async () => {
+      const before = await this.proc.showProc(1000);
+      if (before) await this.dumpServerState();
+      return before;
+    })();
+    prep.catch(() => undefined);
     await Promise.all(
       r.maps.map(async (m) => {
         const same = await readFile(m.path, "utf8").then(
@@ -316,11 +325,9 @@ export class NodeAgent {
     durable.catch(() => undefined);
     ph.mark("swap");
     try {
-      const before = await this.proc.showProc(1000);
-      ph.mark("show_proc");
+      const before = await prep;
+      ph.mark("show_proc_state_dump");
       if (before) {
-        await this.dumpServerState();
-        ph.mark("state_dump");
         this.noteProc(await this.proc.reload(this.o.reloadTimeoutMs, ph, before));
       } else {
         if (!this.canStartStop) throw this.notStartable();

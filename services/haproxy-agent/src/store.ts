@@ -115,10 +115,31 @@ export class ClusterStore {
     return new ClusterStore(state, nodes, jsm, js, opts.keep);
   }
 
+  /**
+   * The newest revision this process decoded (its node agent decodes every revision it
+   * watches): reading the current state again then costs a KV get, not a gunzip and a
+   * parse of the whole document (~30 ms at 10k backends). Values are never mutated.
+   */
+  private decoded: { cluster: string; revision: number; stored: StoredState } | undefined;
+
+  remember(cluster: string, revision: number, stored: StoredState): void {
+    if (!this.decoded || this.decoded.cluster !== cluster || this.decoded.revision <= revision)
+      this.decoded = { cluster, revision, stored };
+  }
+
+  private known(cluster: string, revision: number): StoredState | undefined {
+    const d = this.decoded;
+    return d && d.cluster === cluster && d.revision === revision ? d.stored : undefined;
+  }
+
   async current(cluster: string): Promise<Current> {
     const e = await this.state.get(cluster);
     if (e?.operation !== "PUT" || e.value.length === 0) return { revision: e?.revision ?? 0, stored: null };
-    return { revision: e.revision, stored: await decodeStored(e.value) };
+    const known = this.known(cluster, e.revision);
+    if (known) return { revision: e.revision, stored: known };
+    const stored = await decodeStored(e.value);
+    this.remember(cluster, e.revision, stored);
+    return { revision: e.revision, stored };
   }
 
   /**
@@ -129,7 +150,8 @@ export class ClusterStore {
   async currentRaw(cluster: string): Promise<Current> {
     const e = await this.state.get(cluster);
     if (e?.operation !== "PUT" || e.value.length === 0) return { revision: e?.revision ?? 0, stored: null };
-    return { revision: e.revision, stored: await decodeStoredJson<StoredState>(e.value) };
+    const stored = this.known(cluster, e.revision) ?? (await decodeStoredJson<StoredState>(e.value));
+    return { revision: e.revision, stored };
   }
 
   /**
