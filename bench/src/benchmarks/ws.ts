@@ -178,6 +178,9 @@ export const benchmark: Benchmark = {
               cmd: "start",
               url: wsUrl,
               clients: Math.min(per, s.BENCH_WS_CLIENTS - w * per),
+              capacity: Math.ceil(
+                per * s.BENCH_WS_RATE * (Math.max(s.BENCH_WS_DURATION_S, s.BENCH_WS_WARMUP_S) + 5) * 1.05,
+              ),
               keyOffset: w * per,
               usersPerKey: USERS_PER_KEY,
               topic: "haproxy.runtime.changed",
@@ -252,16 +255,28 @@ export const benchmark: Benchmark = {
         await fetch(`${new URL(gw.ready.url as string).origin}/api/v1/ws/stats`, {
           headers: { "x-api-key": "ep_bench_0" },
         })
-      ).json()) as { fanout?: { batches: number; events: number; avg_ms: number; max_ms: number } };
-      const fanout = wsStats.fanout ?? { batches: 0, events: 0, avg_ms: Number.NaN, max_ms: Number.NaN };
+      ).json()) as {
+        fanout?: { rounds: number; events: number; writes: number; avg_ms: number; max_ms: number };
+      };
+      const fanout = wsStats.fanout ?? {
+        rounds: 0,
+        events: 0,
+        writes: 0,
+        avg_ms: Number.NaN,
+        max_ms: Number.NaN,
+      };
       ctx.log(`ws: gateway fan-out ${JSON.stringify(fanout)}`);
       const sentBySeq = new Map<number, number>();
       for (const [id, t] of sentAt) sentBySeq.set(seqOf.get(id) as number, t);
       const samples = new Samples();
+      // Per event: when its first and its last delivery arrived (where the time goes:
+      // publish → gateway → first socket, then the spread of the sweep and of the clients).
+      const first = new Map<number, number>();
+      const last = new Map<number, number>();
       let delivered = 0;
       let closed = 0;
       for (const c of clientProcs) {
-        const r = await c.request<{ seqs: Float64Array; times: Float64Array; closed: number }>(
+        const r = await c.request<{ t0: number; seqs: Uint32Array; times: Float32Array; closed: number }>(
           { cmd: "collect" },
           "samples",
         );
@@ -270,14 +285,27 @@ export const benchmark: Benchmark = {
           const sent = sentBySeq.get(r.seqs[i] as number);
           if (sent === undefined) continue;
           delivered++;
-          samples.add((r.times[i] as number) - sent);
+          const seq = r.seqs[i] as number;
+          const at = r.t0 + (r.times[i] as number) - sent;
+          samples.add(at);
+          if (!(at >= (first.get(seq) ?? Number.POSITIVE_INFINITY))) first.set(seq, at);
+          if (!(at <= (last.get(seq) ?? Number.NEGATIVE_INFINITY))) last.set(seq, at);
         }
       }
       const expected = sentAt.size * s.BENCH_WS_CLIENTS;
       const lat = summarize(samples);
+      const perEvent = (m: Map<number, number>) => {
+        const x = new Samples();
+        for (const v of m.values()) x.add(v);
+        return summarize(x);
+      };
+      const firstLat = perEvent(first);
+      const lastLat = perEvent(last);
       const missed = expected - delivered;
       ctx.log(
-        `ws: ${delivered}/${expected} deliveries, p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms; gateway RSS max ${rssMax} MiB`,
+        `ws: ${delivered}/${expected} deliveries, p50 ${lat.p50} ms, p90 ${lat.p90} ms, p99 ${lat.p99} ms, max ${lat.max} ms; ` +
+          `per event: first delivery p50 ${firstLat.p50} / p99 ${firstLat.p99} ms, last p50 ${lastLat.p50} / p99 ${lastLat.p99} ms; ` +
+          `gateway RSS max ${rssMax} MiB`,
       );
       return {
         name: "ws",
@@ -318,13 +346,19 @@ export const benchmark: Benchmark = {
           "delivery p50 (ms)": lat.p50,
           "delivery p99 (ms)": lat.p99,
           "delivery max (ms)": lat.max,
+          "per event, first delivery p50 (ms)": firstLat.p50,
+          "per event, first delivery p99 (ms)": firstLat.p99,
+          "per event, last delivery p50 (ms)": lastLat.p50,
+          "per event, last delivery p99 (ms)": lastLat.p99,
           "deliveries missed": missed,
           "clients closed unexpectedly": closed,
           "connect time for all clients (s)": connectS,
-          "gateway fan-out mean (ms, all connections)": fanout.avg_ms,
-          "gateway fan-out max (ms)": fanout.max_ms,
-          "gateway events per fan-out (mean)":
-            fanout.batches > 0 ? Math.round((fanout.events / fanout.batches) * 100) / 100 : Number.NaN,
+          "gateway sweep round mean (ms, all connections)": fanout.avg_ms,
+          "gateway sweep round max (ms)": fanout.max_ms,
+          "gateway events per socket write (mean)":
+            fanout.writes > 0
+              ? Math.round(((fanout.events * s.BENCH_WS_CLIENTS) / fanout.writes) * 100) / 100
+              : Number.NaN,
           "gateway RSS idle (MiB)": rssIdle,
           "gateway RSS with clients connected (MiB)": rssConnected,
           "gateway RSS max under load (MiB)": rssMax,
