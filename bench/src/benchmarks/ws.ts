@@ -95,8 +95,8 @@ interface ClientProc {
   request<T>(msg: Record<string, unknown>, reply: string): Promise<T>;
 }
 
-function startClients(name: string, env: NodeJS.ProcessEnv): ClientProc {
-  const proc = spawnProc(name, process.execPath, [here("../lib/ws-clients.ts")], {
+function startClients(name: string, env: NodeJS.ProcessEnv, execArgv: string[]): ClientProc {
+  const proc = spawnProc(name, process.execPath, [...execArgv, here("../lib/ws-clients.ts")], {
     env,
     ipc: true,
     serialization: "advanced",
@@ -169,7 +169,10 @@ export const benchmark: Benchmark = {
       const per = Math.ceil(s.BENCH_WS_CLIENTS / s.BENCH_WS_CLIENT_PROCS);
       const t0 = performance.now();
       for (let w = 0; w < s.BENCH_WS_CLIENT_PROCS; w++) {
-        clientProcs.push(startClients(`ws-clients-${w}`, childEnv));
+        const prof = ctx.profile
+          ? ["--cpu-prof", `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=ws-clients-${w}.cpuprofile`]
+          : [];
+        clientProcs.push(startClients(`ws-clients-${w}`, childEnv, prof));
       }
       await Promise.all(
         clientProcs.map((c, w) =>
@@ -390,7 +393,13 @@ export const benchmark: Benchmark = {
       };
     } finally {
       for (const c of clientProcs) {
-        if (c.proc.child.connected) c.proc.child.send({ cmd: "stop" });
+        const child = c.proc.child;
+        if (child.connected && child.exitCode === null) {
+          // Let it exit on its own (a CPU profile is written at exit), then make sure.
+          const exited = new Promise((r) => child.once("exit", r));
+          child.send({ cmd: "stop" });
+          await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+        }
         await c.proc.stop();
       }
       await nc.close().catch(() => undefined);
