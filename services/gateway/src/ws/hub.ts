@@ -30,7 +30,7 @@ import type { EventFeed, FeedEvent } from "./feed.ts";
 import { FilterGroup, groupKey } from "./groups.ts";
 
 /** Connections visited per turn of the event loop during a sweep (NATS input and pings keep flowing). */
-const SWEEP_CHUNK = 256;
+const SWEEP_CHUNK = 64;
 
 export const WS_PATHS: readonly string[] = [eventsWsRoute.path, ...(eventsWsRoute.aliases ?? [])];
 
