@@ -1,20 +1,21 @@
 /**
  * WebSocket fan-out: N concurrent clients on one real gateway, all subscribed to one
  * topic, while events are published to JetStream at a fixed rate with `publishEvent`
- * (the producer path every service uses). Measures delivery latency (publish call →
- * frame received by the client, every delivery counted), missed deliveries, and the
+ * (the producer path every service uses). Measures delivery latency end to end (publish
+ * call → frame parsed by the client, every delivery counted), missed deliveries, and the
  * gateway's memory (RSS and V8 heap are not separable from outside: RSS from /proc).
  *
  * Processes: nats-server, a `verify` stand-in (any `ep_bench_<n>` is user n; no
- * PostgreSQL), the gateway (real `startGateway()`), and this runner, whose clients live in
- * worker threads (BENCH_WS_WORKERS) so one event loop does not serialise 5,000 sockets.
- * Raises its own and the gateway's open-file limit with prlimit when needed. Bounded: it
+ * PostgreSQL), the gateway (real `startGateway()`), this runner (publisher), and the
+ * clients in BENCH_WS_CLIENT_PROCS child processes (lib/ws-clients.ts: raw sockets, own
+ * upgrade, a minimal frame reader: real clients are not on the gateway's cores, so the
+ * load generator must cost as little as a correct client can). Raises its own (inherited
+ * by the clients) and the gateway's open-file limit with prlimit when needed. Bounded: it
  * stops after warm-up + duration + a 3 s drain, whatever happens.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
 import { buildEvent, parseEnv, publishEvent } from "@edgeplane/proto";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -23,7 +24,7 @@ import { waitForQuiet, withCpu } from "../lib/cpu.ts";
 import { finishMachineInfo, machineInfo } from "../lib/machine.ts";
 import { startNats } from "../lib/nats.ts";
 import { Samples, summarize } from "../lib/percentiles.ts";
-import { type Proc, spawnTarget } from "../lib/procs.ts";
+import { type Proc, spawnProc, spawnTarget } from "../lib/procs.ts";
 import type { BenchContext, Benchmark, BenchResult } from "../lib/types.ts";
 import { target } from "../lib/types.ts";
 
@@ -44,13 +45,13 @@ const Settings = z.object({
     .max(60)
     .default(3)
     .describe("Warm-up seconds (discarded)."),
-  BENCH_WS_WORKERS: z.coerce
+  BENCH_WS_CLIENT_PROCS: z.coerce
     .number()
     .int()
     .min(1)
     .max(16)
-    .default(2)
-    .describe("Worker threads holding clients."),
+    .default(1)
+    .describe("Child processes holding the clients."),
 });
 type Settings = z.infer<typeof Settings>;
 
@@ -86,29 +87,45 @@ function ensureNofile(ctx: BenchContext, pid: number, need: number, label: strin
   ctx.log(`${label}: raised open-file limit ${soft} → ${need}`);
 }
 
-interface WorkerHandle {
-  worker: Worker;
-  request<T>(cmd: string, reply: string): Promise<T>;
+/** Monotonic milliseconds, the same clock in every process of the machine (ws-clients.ts). */
+const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+interface ClientProc {
+  proc: Proc;
+  request<T>(msg: Record<string, unknown>, reply: string): Promise<T>;
 }
 
-function startWorker(data: Record<string, unknown>): WorkerHandle {
-  const worker = new Worker(here("../lib/ws-clients.ts"), { workerData: data });
+function startClients(name: string, env: NodeJS.ProcessEnv, execArgv: string[]): ClientProc {
+  const proc = spawnProc(name, process.execPath, [...execArgv, here("../lib/ws-clients.ts")], {
+    env,
+    ipc: true,
+    serialization: "advanced",
+  });
+  const child = proc.child;
   return {
-    worker,
-    request<T>(cmd: string, reply: string) {
+    proc,
+    request<T>(msg: Record<string, unknown>, reply: string) {
       return new Promise<T>((resolve, reject) => {
+        const done = () => {
+          child.off("message", onMsg);
+          child.off("exit", onExit);
+        };
         const onMsg = (m: { type: string; message?: string }) => {
           if (m.type === reply) {
-            worker.off("message", onMsg);
+            done();
             resolve(m as T);
           } else if (m.type === "error") {
-            worker.off("message", onMsg);
+            done();
             reject(new Error(m.message));
           }
         };
-        worker.on("message", onMsg);
-        worker.once("error", reject);
-        worker.postMessage({ cmd });
+        const onExit = (code: number | null) => {
+          done();
+          reject(new Error(`${name} exited (code ${code})${proc.output() ? `\n${proc.output()}` : ""}`));
+        };
+        child.on("message", onMsg);
+        child.once("exit", onExit);
+        child.send(msg);
       });
     },
   };
@@ -125,7 +142,7 @@ export const benchmark: Benchmark = {
     const childEnv = { ...ctx.env, EP_LOG_LEVEL: "silent" };
     const nats = await startNats();
     const procs: Array<Proc | typeof nats> = [nats];
-    const workers: WorkerHandle[] = [];
+    const clientProcs: ClientProc[] = [];
     const nc = await connect({ servers: nats.url });
     try {
       const env = { ...childEnv, EP_NATS_URL: nats.url, EP_HTTP_PORT: "0", EP_HTTP_HOST: "127.0.0.1" };
@@ -148,22 +165,33 @@ export const benchmark: Benchmark = {
       await new Promise((r) => setTimeout(r, 500));
       const rssIdle = rssMiB(gwPid);
 
-      ctx.log(`ws: connecting ${s.BENCH_WS_CLIENTS} clients in ${s.BENCH_WS_WORKERS} worker(s)`);
-      const per = Math.ceil(s.BENCH_WS_CLIENTS / s.BENCH_WS_WORKERS);
+      ctx.log(`ws: connecting ${s.BENCH_WS_CLIENTS} clients in ${s.BENCH_WS_CLIENT_PROCS} process(es)`);
+      const per = Math.ceil(s.BENCH_WS_CLIENTS / s.BENCH_WS_CLIENT_PROCS);
       const t0 = performance.now();
-      for (let w = 0; w < s.BENCH_WS_WORKERS; w++) {
-        const clients = Math.min(per, s.BENCH_WS_CLIENTS - w * per);
-        workers.push(
-          startWorker({
-            url: wsUrl,
-            clients,
-            keyOffset: w * per,
-            usersPerKey: USERS_PER_KEY,
-            topic: "haproxy.runtime.changed",
-          }),
-        );
+      for (let w = 0; w < s.BENCH_WS_CLIENT_PROCS; w++) {
+        const prof = ctx.profile
+          ? ["--cpu-prof", `--cpu-prof-dir=${ctx.profileDir}`, `--cpu-prof-name=ws-clients-${w}.cpuprofile`]
+          : [];
+        clientProcs.push(startClients(`ws-clients-${w}`, childEnv, prof));
       }
-      await Promise.all(workers.map((w) => w.request("start", "ready")));
+      await Promise.all(
+        clientProcs.map((c, w) =>
+          c.request(
+            {
+              cmd: "start",
+              url: wsUrl,
+              clients: Math.min(per, s.BENCH_WS_CLIENTS - w * per),
+              capacity: Math.ceil(
+                per * s.BENCH_WS_RATE * (Math.max(s.BENCH_WS_DURATION_S, s.BENCH_WS_WARMUP_S) + 5) * 1.05,
+              ),
+              keyOffset: w * per,
+              usersPerKey: USERS_PER_KEY,
+              topic: "haproxy.runtime.changed",
+            },
+            "ready",
+          ),
+        ),
+      );
       const connectS = Math.round(performance.now() - t0) / 1000;
       const rssConnected = rssMiB(gwPid);
       ctx.log(`ws: connected in ${connectS} s; gateway RSS ${rssIdle} → ${rssConnected} MiB`);
@@ -191,7 +219,7 @@ export const benchmark: Benchmark = {
             },
             { system: "bench" },
           );
-          const t = performance.timeOrigin + performance.now();
+          const t = nowMs();
           inflight.push(
             publishEvent(js, ev).then(
               (r) => {
@@ -215,10 +243,13 @@ export const benchmark: Benchmark = {
         await publishFor(s.BENCH_WS_WARMUP_S, false);
         await new Promise((r) => setTimeout(r, 1000));
       }
-      await Promise.all(workers.map((w) => w.request("reset", "reset")));
+      await Promise.all(clientProcs.map((c) => c.request({ cmd: "reset" }, "reset")));
       ctx.log(`ws: measuring ${s.BENCH_WS_DURATION_S} s at ${s.BENCH_WS_RATE} events/s`);
-      const [, cpuPct] = await withCpu({ bench: process.pid, gateway: gwPid, "nats-server": nats.pid }, () =>
-        publishFor(s.BENCH_WS_DURATION_S, true),
+      const clientPids: Record<string, number | undefined> = {};
+      for (const [w, c] of clientProcs.entries()) clientPids[`clients${w > 0 ? w : ""}`] = c.proc.child.pid;
+      const [, cpuPct] = await withCpu(
+        { publisher: process.pid, ...clientPids, gateway: gwPid, "nats-server": nats.pid },
+        () => publishFor(s.BENCH_WS_DURATION_S, true),
       );
       await new Promise((r) => setTimeout(r, 3000));
       rssMax = Math.max(rssMax, rssMiB(gwPid));
@@ -227,17 +258,29 @@ export const benchmark: Benchmark = {
         await fetch(`${new URL(gw.ready.url as string).origin}/api/v1/ws/stats`, {
           headers: { "x-api-key": "ep_bench_0" },
         })
-      ).json()) as { fanout?: { batches: number; events: number; avg_ms: number; max_ms: number } };
-      const fanout = wsStats.fanout ?? { batches: 0, events: 0, avg_ms: Number.NaN, max_ms: Number.NaN };
+      ).json()) as {
+        fanout?: { rounds: number; events: number; writes: number; avg_ms: number; max_ms: number };
+      };
+      const fanout = wsStats.fanout ?? {
+        rounds: 0,
+        events: 0,
+        writes: 0,
+        avg_ms: Number.NaN,
+        max_ms: Number.NaN,
+      };
       ctx.log(`ws: gateway fan-out ${JSON.stringify(fanout)}`);
       const sentBySeq = new Map<number, number>();
       for (const [id, t] of sentAt) sentBySeq.set(seqOf.get(id) as number, t);
       const samples = new Samples();
+      // Per event: when its first and its last delivery arrived (where the time goes:
+      // publish → gateway → first socket, then the spread of the sweep and of the clients).
+      const first = new Map<number, number>();
+      const last = new Map<number, number>();
       let delivered = 0;
       let closed = 0;
-      for (const w of workers) {
-        const r = await w.request<{ seqs: Float64Array; times: Float64Array; closed: number }>(
-          "collect",
+      for (const c of clientProcs) {
+        const r = await c.request<{ t0: number; seqs: Uint32Array; times: Float32Array; closed: number }>(
+          { cmd: "collect" },
           "samples",
         );
         closed += r.closed;
@@ -245,14 +288,27 @@ export const benchmark: Benchmark = {
           const sent = sentBySeq.get(r.seqs[i] as number);
           if (sent === undefined) continue;
           delivered++;
-          samples.add((r.times[i] as number) - sent);
+          const seq = r.seqs[i] as number;
+          const at = r.t0 + (r.times[i] as number) - sent;
+          samples.add(at);
+          if (!(at >= (first.get(seq) ?? Number.POSITIVE_INFINITY))) first.set(seq, at);
+          if (!(at <= (last.get(seq) ?? Number.NEGATIVE_INFINITY))) last.set(seq, at);
         }
       }
       const expected = sentAt.size * s.BENCH_WS_CLIENTS;
       const lat = summarize(samples);
+      const perEvent = (m: Map<number, number>) => {
+        const x = new Samples();
+        for (const v of m.values()) x.add(v);
+        return summarize(x);
+      };
+      const firstLat = perEvent(first);
+      const lastLat = perEvent(last);
       const missed = expected - delivered;
       ctx.log(
-        `ws: ${delivered}/${expected} deliveries, p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms; gateway RSS max ${rssMax} MiB`,
+        `ws: ${delivered}/${expected} deliveries, p50 ${lat.p50} ms, p90 ${lat.p90} ms, p99 ${lat.p99} ms, max ${lat.max} ms; ` +
+          `per event: first delivery p50 ${firstLat.p50} / p99 ${firstLat.p99} ms, last p50 ${lastLat.p50} / p99 ${lastLat.p99} ms; ` +
+          `gateway RSS max ${rssMax} MiB`,
       );
       return {
         name: "ws",
@@ -265,7 +321,7 @@ export const benchmark: Benchmark = {
           eventsPerS: s.BENCH_WS_RATE,
           durationS: s.BENCH_WS_DURATION_S,
           warmupS: s.BENCH_WS_WARMUP_S,
-          workers: s.BENCH_WS_WORKERS,
+          clientProcs: s.BENCH_WS_CLIENT_PROCS,
         },
         cases: [
           {
@@ -293,13 +349,19 @@ export const benchmark: Benchmark = {
           "delivery p50 (ms)": lat.p50,
           "delivery p99 (ms)": lat.p99,
           "delivery max (ms)": lat.max,
+          "per event, first delivery p50 (ms)": firstLat.p50,
+          "per event, first delivery p99 (ms)": firstLat.p99,
+          "per event, last delivery p50 (ms)": lastLat.p50,
+          "per event, last delivery p99 (ms)": lastLat.p99,
           "deliveries missed": missed,
           "clients closed unexpectedly": closed,
           "connect time for all clients (s)": connectS,
-          "gateway fan-out mean (ms, all connections)": fanout.avg_ms,
-          "gateway fan-out max (ms)": fanout.max_ms,
-          "gateway events per fan-out (mean)":
-            fanout.batches > 0 ? Math.round((fanout.events / fanout.batches) * 100) / 100 : Number.NaN,
+          "gateway sweep round mean (ms, all connections)": fanout.avg_ms,
+          "gateway sweep round max (ms)": fanout.max_ms,
+          "gateway events per socket write (mean)":
+            fanout.writes > 0
+              ? Math.round(((fanout.events * s.BENCH_WS_CLIENTS) / fanout.writes) * 100) / 100
+              : Number.NaN,
           "gateway RSS idle (MiB)": rssIdle,
           "gateway RSS with clients connected (MiB)": rssConnected,
           "gateway RSS max under load (MiB)": rssMax,
@@ -318,20 +380,27 @@ export const benchmark: Benchmark = {
           target("ws-missed", "deliveries missed", missed, "<=", 0, ""),
         ],
         notes: [
-          "Latency: from just before `publishEvent()` (JetStream publish, stored on file) in the runner to the frame's " +
-            "arrival in a client's worker thread, for every delivery (clients × events); clocks are " +
-            "`performance.timeOrigin + now()` in both threads.",
-          `${machine.cpus} cores shared by nats-server, the gateway, the verify stand-in and the runner with its ` +
-            `${s.BENCH_WS_WORKERS} client worker thread(s): the clients' own parsing competes with the gateway for CPU.`,
+          "Latency: from just before `publishEvent()` (JetStream publish, stored on file) in the runner to the moment " +
+            "a client process has read the bytes holding the frame and parsed its sequence, for every delivery " +
+            "(clients × events); both ends read the machine's monotonic clock (`process.hrtime`).",
+          `${machine.cpus} cores shared by nats-server, the gateway, the verify stand-in, the publisher and ` +
+            `${s.BENCH_WS_CLIENT_PROCS} client process(es) (raw sockets, a minimal frame reader: every frame parsed, ` +
+            "pings answered): the clients' reads compete with the gateway for CPU, as real remote clients would not.",
           `Clients connect and authenticate (first \`auth\` frame) in waves of 100; ${USERS_PER_KEY} clients share one ` +
             "user (the per-user cap). Gateway memory is the process RSS from /proc.",
         ],
         failedRequests: missed + publishErrors,
       };
     } finally {
-      for (const w of workers) {
-        w.worker.postMessage({ cmd: "stop" });
-        await w.worker.terminate().catch(() => undefined);
+      for (const c of clientProcs) {
+        const child = c.proc.child;
+        if (child.connected && child.exitCode === null) {
+          // Let it exit on its own (a CPU profile is written at exit), then make sure.
+          const exited = new Promise((r) => child.once("exit", r));
+          child.send({ cmd: "stop" });
+          await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+        }
+        await c.proc.stop();
       }
       await nc.close().catch(() => undefined);
       for (const p of procs.reverse()) await p.stop();

@@ -47,11 +47,12 @@ export function spawnProc(
   name: string,
   cmd: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; ipc?: boolean } = {},
+  opts: { env?: NodeJS.ProcessEnv; ipc?: boolean; serialization?: "json" | "advanced" } = {},
 ): Proc {
   hook();
   const child = spawn(cmd, args, {
     env: opts.env ?? process.env,
+    serialization: opts.serialization ?? "json",
     stdio: ["ignore", "pipe", "pipe", ...(opts.ipc ? (["ipc"] as const) : [])],
   });
   let tail = "";

@@ -6,7 +6,6 @@
 
 import type { Socket } from "node:net";
 import {
-  type EventHead,
   eventVisibleTo,
   issuesToFields,
   type Principal,
@@ -16,6 +15,7 @@ import {
 } from "@edgeplane/proto";
 import type WebSocket from "ws";
 import type { FeedEvent } from "./feed.ts";
+import type { FilterGroup } from "./groups.ts";
 import type { Hub } from "./hub.ts";
 
 export type ConnState = "authenticating" | "open" | "closed";
@@ -31,7 +31,14 @@ export class Connection {
   credential: Record<string, string> | undefined;
   verifiedAt = 0;
   topics = new Set<string>();
-  #match: (type: string) => boolean = () => false;
+  /** Set by the hub: principal + topics → which events (none: not open or no topics). */
+  group: FilterGroup | undefined;
+  /** The hub's log index of the first event not yet considered for this connection. */
+  cursor = 0;
+  /** Sequence of the last event considered: later ones are still to come from the hub. */
+  cursorSeq = 0;
+  /** Position in the hub's sweep order. */
+  slot = 0;
   /** Live events held while a replay runs (null: deliver at once). */
   #pending: FeedEvent[] | null = null;
   #chain: Promise<void> = Promise.resolve();
@@ -84,34 +91,13 @@ export class Connection {
     setTimeout(() => this.ws.terminate(), 5_000).unref();
   }
 
-  /** Whether `e` goes to this connection: subscribed topic and visible to the principal. */
-  wants(e: { head: EventHead }): boolean {
-    return (
-      this.state === "open" &&
-      this.principal !== undefined &&
-      this.#match(e.head.type) &&
-      eventVisibleTo(this.principal, e.head)
-    );
-  }
-
   /**
-   * Live events from the feed, in sequence order. `whole()` is the batch's frames
-   * concatenated (built once per batch): a connection that wants every event gets it in one
-   * socket write; others get the frames they want, also in one write.
+   * Live events from the hub, in sequence order, already filtered for this connection's
+   * group; `frames()` is their frames concatenated, built once for the group (or the range).
+   * One socket write, or held while a replay runs.
    */
-  deliver(batch: readonly FeedEvent[], whole: () => Buffer): void {
+  deliver(list: readonly FeedEvent[], frames: () => Buffer): void {
     if (this.state !== "open") return;
-    let wanted: FeedEvent[] | undefined;
-    for (let i = 0; i < batch.length; i++) {
-      const e = batch[i] as FeedEvent;
-      if (this.wants(e)) {
-        if (wanted) wanted.push(e);
-      } else if (!wanted) {
-        wanted = batch.slice(0, i);
-      }
-    }
-    const list = wanted ?? batch;
-    if (list.length === 0) return;
     if (this.#pending) {
       if (this.#pending.length + list.length > this.hub.config.EP_WS_MAX_PENDING) {
         this.close(WsClose.TryAgainLater, "slow consumer: replay backlog exceeded");
@@ -120,12 +106,7 @@ export class Connection {
       for (const e of list) this.#pending.push(e);
       return;
     }
-    const buf = wanted
-      ? list.length === 1
-        ? (list[0] as FeedEvent).wire
-        : Buffer.concat(list.map((e) => e.wire))
-      : whole();
-    this.#write(buf, list.length);
+    this.#write(frames(), list.length);
   }
 
   #sendEvent(e: FeedEvent): void {
@@ -202,7 +183,7 @@ export class Connection {
     if (f.type === "unsubscribe") {
       const before = this.topics.size;
       for (const t of f.topics) this.topics.delete(t);
-      this.#match = topicsMatcher(this.topics);
+      this.hub.regroup(this);
       this.hub.countSubscriptions(this.topics.size - before);
       this.send({ type: "ack", id: f.id, op: "unsubscribe", topics: [...this.topics] });
       return;
@@ -229,6 +210,7 @@ export class Connection {
     this.verifiedAt = Date.now();
     if (!this.hub.admit(this)) return;
     this.state = "open";
+    this.hub.regroup(this);
     this.send({ type: "ack", id: frameId, op: "auth", user: r.principal.username });
   }
 
@@ -243,10 +225,12 @@ export class Connection {
       return;
     }
     for (const t of added) this.topics.add(t);
-    this.#match = topicsMatcher(this.topics);
+    this.hub.regroup(this);
     this.hub.countSubscriptions(added.length);
     const feed = this.hub.feed;
-    const liveFrom = this.hub.flushedSeq + 1;
+    // Events after cursorSeq are still to be visited by the hub's sweep: they are matched
+    // against the topics as they are now; earlier ones come from the replay.
+    const liveFrom = this.cursorSeq + 1;
     if (since === undefined || added.length === 0) {
       this.send({ type: "ack", id: frameId, op: "subscribe", topics: [...this.topics], live_from: liveFrom });
       return;

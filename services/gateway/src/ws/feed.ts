@@ -3,8 +3,8 @@
  * (started at the stream's last sequence + 1), a ring of recent events, replays, and
  * the stored-event reads behind the REST list/get.
  *
- * The seam invariant replay relies on (the hub keeps it at its own batch boundary,
- * `Hub.flushedSeq`): every event with `seq <= liveSeq` has already been
+ * The seam invariant replay relies on (the hub keeps it per connection, at the
+ * connection's `cursorSeq`): every event with `seq <= liveSeq` has already been
  * handed to the live listeners (or was stored before this gateway started), and every
  * event with `seq > liveSeq` will be. A replay `(since, liveSeq]` read from storage plus
  * the live events after `liveSeq` therefore has neither a gap nor a duplicate.

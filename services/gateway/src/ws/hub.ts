@@ -27,6 +27,10 @@ import type { Authenticator } from "../plugins/auth.ts";
 import type { WsConfig } from "./config.ts";
 import { Connection } from "./connection.ts";
 import type { EventFeed, FeedEvent } from "./feed.ts";
+import { FilterGroup, groupKey } from "./groups.ts";
+
+/** Connections visited per turn of the event loop during a sweep (NATS input and pings keep flowing). */
+const SWEEP_CHUNK = 64;
 
 export const WS_PATHS: readonly string[] = [eventsWsRoute.path, ...(eventsWsRoute.aliases ?? [])];
 
@@ -84,19 +88,31 @@ export class Hub {
   #unsubscribeFeed: () => void;
   #heartbeat: NodeJS.Timeout;
   #invalidations: Subscription;
-  #batch: FeedEvent[] = [];
-  #flushScheduled = false;
-  #lastFlush = 0;
-  #fanoutEvents = 0;
-  #fanoutMs = 0;
-  #fanoutMaxMs = 0;
-  slowClosed = 0;
-  batches = 0;
+  #groups = new Map<string, FilterGroup>();
   /**
-   * Every event with a sequence up to here has been handed to the connections; later ones
-   * are in the next batch or still to come from the feed. A replay covers (since, flushedSeq].
+   * Events not yet visited on every connection: `#log[i]` has the absolute index
+   * `#logBase + i`; a connection's `cursor` is the index of the first event not yet
+   * considered for it. The newest event's sequence is `#headSeq`.
    */
-  flushedSeq: number;
+  #log: FeedEvent[] = [];
+  #logBase = 0;
+  #headSeq: number;
+  /** Connections in sweep order (holes where one left; compacted at the end of a round). */
+  #order: (Connection | undefined)[] = [];
+  #pos = 0;
+  #sweeping = false;
+  #roundHead = 0;
+  #roundStart = 0;
+  #lastRoundStart = Number.NEGATIVE_INFINITY;
+  /** Frames of a whole range `from:to` of the log, shared by every group that wants all of it. */
+  #ranges = new Map<string, Buffer>();
+  #rounds = 0;
+  #writes = 0;
+  #events = 0;
+  #roundMs = 0;
+  #roundMaxMs = 0;
+  #busyMs = 0;
+  slowClosed = 0;
 
   constructor(deps: HubDeps) {
     this.config = deps.config;
@@ -104,7 +120,7 @@ export class Hub {
     this.log = deps.log;
     this.instance = deps.instance;
     this.#auth = deps.auth;
-    this.flushedSeq = deps.feed.liveSeq;
+    this.#headSeq = deps.feed.liveSeq;
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: deps.config.EP_WS_MAX_FRAME_BYTES,
@@ -174,6 +190,10 @@ export class Hub {
         return;
       }
       this.#conns.add(conn);
+      conn.cursor = this.#logBase + this.#log.length;
+      conn.cursorSeq = this.#headSeq;
+      conn.slot = this.#order.length;
+      this.#order.push(conn);
       conn.start(Object.keys(headers).length > 0 ? headers : undefined);
     });
   }
@@ -211,7 +231,8 @@ export class Hub {
   }
 
   detach(conn: Connection): void {
-    this.#conns.delete(conn);
+    if (this.#conns.delete(conn) && this.#order[conn.slot] === conn) this.#order[conn.slot] = undefined;
+    this.#leaveGroup(conn);
     const user = conn.principal?.user_id;
     const set = user ? this.#byUser.get(user) : undefined;
     if (set?.delete(conn) && set.size === 0) this.#byUser.delete(user as string);
@@ -223,42 +244,143 @@ export class Hub {
     this.#subscriptions += delta;
   }
 
-  /**
-   * Fan-out is batched: events that arrive while a fan-out runs (or in the same I/O turn)
-   * go out together on the next one, one socket write per connection. Idle, a batch is one
-   * event and leaves at once; loaded, batches grow and the writes per second stay bounded.
-   */
-  #dispatch(e: FeedEvent): void {
-    this.#batch.push(e);
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    // Fan-outs are spaced by at least one write per connection per (connections / 250) ms,
-    // capped at EP_WS_COALESCE_MS: with few connections that is no delay at all; with
-    // thousands, events close together share a write (and a read on each client).
-    const spacing = Math.min(this.config.EP_WS_COALESCE_MS, this.#conns.size / 250);
-    const wait = this.#lastFlush + spacing - performance.now();
-    if (wait <= 0.5) setImmediate(() => this.#flush());
-    else setTimeout(() => this.#flush(), wait);
+  /** Put `conn` in the filter group of its principal and topics (none: not open or no topics). */
+  regroup(conn: Connection): void {
+    const old = conn.group;
+    let g: FilterGroup | undefined;
+    if (conn.state === "open" && conn.principal && conn.topics.size > 0) {
+      const key = groupKey(conn.principal, conn.topics);
+      g = this.#groups.get(key);
+      if (!g) {
+        g = new FilterGroup(key, conn.principal, conn.topics);
+        this.#groups.set(key, g);
+      }
+    }
+    if (g === old) return;
+    if (g) g.members++;
+    this.#leaveGroup(conn);
+    conn.group = g;
   }
 
-  #flush(): void {
-    this.#flushScheduled = false;
-    this.#lastFlush = performance.now();
-    const batch = this.#batch;
-    this.#batch = [];
-    let whole: Buffer | undefined;
-    const all = () => {
-      whole ??= batch.length === 1 ? (batch[0] as FeedEvent).wire : Buffer.concat(batch.map((e) => e.wire));
-      return whole;
-    };
+  #leaveGroup(conn: Connection): void {
+    const g = conn.group;
+    conn.group = undefined;
+    if (g && --g.members === 0) this.#groups.delete(g.key);
+  }
+
+  /**
+   * Fan-out is a rolling sweep over the connections: each visit writes, in one socket
+   * write, everything that arrived since the connection's last visit. An event therefore
+   * reaches every connection within one round (the time to visit all of them), not
+   * "wait for the fan-out in progress, then one more". Idle, the first event starts a round
+   * at once; events arriving during a round are picked up by the rest of that round and
+   * by the next one, which starts only if something arrived (self-clocking: loaded, each
+   * write carries more events and the writes per second stay bounded). Rounds also start
+   * at least `connections / 250` ms apart (capped by EP_WS_COALESCE_MS): with thousands of
+   * connections, close events share a write (and a read on each client).
+   */
+  #dispatch(e: FeedEvent): void {
+    this.#log.push(e);
+    this.#headSeq = e.seq;
+    this.#events++;
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    this.#startRound();
+  }
+
+  #startRound(): void {
+    const spacing = Math.min(this.config.EP_WS_COALESCE_MS, this.#conns.size / 250);
+    const wait = this.#lastRoundStart + spacing - performance.now();
+    if (wait <= 0.5) setImmediate(this.#begin);
+    else setTimeout(this.#begin, wait);
+  }
+
+  #begin = (): void => {
+    this.#pos = 0;
+    this.#roundHead = this.#logBase + this.#log.length;
+    this.#roundStart = this.#lastRoundStart = performance.now();
+    this.#step();
+  };
+
+  #step = (): void => {
     const t0 = performance.now();
-    for (const c of this.#conns) c.deliver(batch, all);
-    const ms = performance.now() - t0;
-    this.flushedSeq = (batch[batch.length - 1] as FeedEvent).seq;
-    this.batches++;
-    this.#fanoutEvents += batch.length;
-    this.#fanoutMs += ms;
-    if (ms > this.#fanoutMaxMs) this.#fanoutMaxMs = ms;
+    const order = this.#order;
+    const end = Math.min(order.length, this.#pos + SWEEP_CHUNK);
+    for (; this.#pos < end; this.#pos++) {
+      const c = order[this.#pos];
+      if (c !== undefined) this.#visit(c);
+    }
+    const t1 = performance.now();
+    this.#busyMs += t1 - t0;
+    if (this.#pos < order.length) {
+      setImmediate(this.#step);
+      return;
+    }
+    this.#endRound(t1);
+    if (this.#logBase + this.#log.length !== this.#roundHead) this.#startRound();
+    else this.#sweeping = false;
+  };
+
+  /** Write what `c` has not seen yet (its group's share of the log since its cursor). */
+  #visit(c: Connection): void {
+    const from = c.cursor;
+    const to = this.#logBase + this.#log.length;
+    if (from >= to) return;
+    c.cursor = to;
+    c.cursorSeq = this.#headSeq;
+    const g = c.group;
+    if (g === undefined || c.state !== "open") return;
+    if (g.from !== from || g.to !== to) {
+      const list: FeedEvent[] = [];
+      for (let i = from - this.#logBase; i < to - this.#logBase; i++) {
+        const e = this.#log[i] as FeedEvent;
+        if (g.wants(e)) list.push(e);
+      }
+      g.from = from;
+      g.to = to;
+      g.list = list;
+      g.all = list.length === to - from;
+      g.frames = undefined;
+    }
+    if (g.list.length === 0) return;
+    this.#writes++;
+    c.deliver(g.list, () => {
+      g.frames ??= g.all ? this.#range(from, to, g.list) : frames(g.list);
+      return g.frames;
+    });
+  }
+
+  #range(from: number, to: number, list: readonly FeedEvent[]): Buffer {
+    const key = `${from}:${to}`;
+    let b = this.#ranges.get(key);
+    if (!b) {
+      b = frames(list);
+      this.#ranges.set(key, b);
+    }
+    return b;
+  }
+
+  /** Every connection has now seen the log up to the round's start: drop it, compact the order. */
+  #endRound(now: number): void {
+    const ms = now - this.#roundStart;
+    this.#rounds++;
+    this.#roundMs += ms;
+    if (ms > this.#roundMaxMs) this.#roundMaxMs = ms;
+    const drop = this.#roundHead - this.#logBase;
+    if (drop > 0) {
+      this.#log.splice(0, drop);
+      this.#logBase = this.#roundHead;
+    }
+    this.#ranges.clear();
+    const order = this.#order;
+    let k = 0;
+    for (let i = 0; i < order.length; i++) {
+      const c = order[i];
+      if (c === undefined) continue;
+      c.slot = k;
+      order[k++] = c;
+    }
+    order.length = k;
   }
 
   #beat(): void {
@@ -305,6 +427,7 @@ export class Hub {
         if (r.ok) {
           c.principal = r.principal;
           c.verifiedAt = Date.now();
+          this.regroup(c);
         } else if (r.code !== "unavailable") {
           c.close(WsClose.PolicyViolation, reason);
         }
@@ -323,10 +446,13 @@ export class Hub {
       subscriptions: this.#subscriptions,
       live_seq: this.feed.liveSeq,
       fanout: {
-        batches: this.batches,
-        events: this.#fanoutEvents,
-        avg_ms: this.batches ? Math.round((this.#fanoutMs / this.batches) * 1000) / 1000 : 0,
-        max_ms: Math.round(this.#fanoutMaxMs * 1000) / 1000,
+        rounds: this.#rounds,
+        events: this.#events,
+        writes: this.#writes,
+        groups: this.#groups.size,
+        avg_ms: this.#rounds ? Math.round((this.#roundMs / this.#rounds) * 1000) / 1000 : 0,
+        max_ms: Math.round(this.#roundMaxMs * 1000) / 1000,
+        busy_ms: Math.round(this.#busyMs),
         slow_consumers_closed: this.slowClosed,
       },
       limits: {
@@ -345,4 +471,9 @@ export class Hub {
     for (const c of [...this.#conns]) c.close(WsClose.GoingAway, "gateway stopping");
     await new Promise<void>((r) => this.#wss.close(() => r()));
   }
+}
+
+/** Complete frames, concatenated (one event: its own buffer). */
+function frames(list: readonly FeedEvent[]): Buffer {
+  return list.length === 1 ? (list[0] as FeedEvent).wire : Buffer.concat(list.map((e) => e.wire));
 }
