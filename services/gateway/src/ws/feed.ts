@@ -315,7 +315,10 @@ export class EventFeed {
           lastSeq = m.seq;
           const e = toFeedEvent(m.seq, m.string());
           if (e && !(await visit(e))) return { scanned, lastSeq };
-          if (m.seq === until || m.info.pending === 0 || scanned >= maxScan) return { scanned, lastSeq };
+          if (m.seq === until || scanned >= maxScan) return { scanned, lastSeq };
+          // `pending` is only a hint (a new consumer has been seen reporting 0 on its first
+          // message under load): an unfiltered scan knows its end, `until`, and reads to it.
+          if (m.info.pending === 0 && subject !== ">") return { scanned, lastSeq };
         }
         if (got === 0) {
           // An empty batch ends the scan only when nothing up to `until` is left to read:
