@@ -11,6 +11,7 @@ import {
   SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
+import { randomHex } from "../ids.ts";
 import type { CallMeta } from "./headers.ts";
 
 const tracer = () => trace.getTracer("edgeplane");
@@ -24,6 +25,33 @@ export function currentTraceHeaders(
   const out: Pick<CallMeta, "traceparent" | "tracestate"> = {};
   if (carrier.traceparent) out.traceparent = carrier.traceparent;
   if (carrier.tracestate) out.tracestate = carrier.tracestate;
+  return out;
+}
+
+// W3C trace context, as @opentelemetry/core's propagator reads it: version ff is invalid,
+// version 00 has exactly four fields, all-zero trace and span ids are invalid.
+const TRACEPARENT = /^\s?((?!ff)[\da-f]{2})-([\da-f]{32})-([\da-f]{16})-([\da-f]{2})(-.*)?\s?$/;
+const ZERO_TRACE = "0".repeat(32);
+const ZERO_SPAN = "0".repeat(16);
+
+/**
+ * The trace context to forward for a span that is not recorded anywhere: a new span id in
+ * the caller's trace (or in a new trace when the caller sent none, or an invalid one),
+ * sampled as the caller said (a new trace is sampled). It is what the SDK's default
+ * sampler (parent-based, always on) would propagate for a server span, without building
+ * the span — for a process whose spans are not exported, where that span is pure cost.
+ */
+export function childTraceHeaders(
+  incoming: Pick<CallMeta, "traceparent" | "tracestate">,
+): Pick<CallMeta, "traceparent" | "tracestate"> {
+  const m = incoming.traceparent ? TRACEPARENT.exec(incoming.traceparent) : null;
+  const valid = m !== null && !(m[1] === "00" && m[5]) && m[2] !== ZERO_TRACE && m[3] !== ZERO_SPAN;
+  if (!valid) return { traceparent: `00-${randomHex(16)}-${randomHex(8)}-01` };
+  const sampled = (Number.parseInt(m[4] as string, 16) & 1) === 1;
+  const out: Pick<CallMeta, "traceparent" | "tracestate"> = {
+    traceparent: `00-${m[2]}-${randomHex(8)}-${sampled ? "01" : "00"}`,
+  };
+  if (incoming.tracestate) out.tracestate = incoming.tracestate;
   return out;
 }
 

@@ -8,7 +8,9 @@
 import { Readable } from "node:stream";
 import {
   BinaryReply,
+  type CallResult,
   callRaw,
+  childTraceHeaders,
   EpError,
   Errors,
   fillSubject,
@@ -35,6 +37,11 @@ export interface TableOptions {
   timeoutMs: number;
   /** Timeout of non-idempotent routes. */
   writeTimeoutMs: number;
+  /**
+   * Build a server span per forwarded request (spans are exported). Otherwise the
+   * request forwards the trace context such a span would have, without the span.
+   */
+  recordSpans: boolean;
   local: Record<string, LocalHandler>;
 }
 
@@ -173,23 +180,21 @@ export function registerRouteTable(
         return reply.send(Readable.from(s.chunks, { objectMode: false, highWaterMark: 64 * 1024 }));
       }
       try {
-        // One trace per request: this span continues the client's trace (if it sent
-        // one), and callRaw injects its context into the NATS headers.
-        const res = await inServerSpan(`${route.method} ${route.path}`, incoming, () =>
+        const forward = (trace: { traceparent?: string | undefined; tracestate?: string | undefined }) =>
           retryRead(idempotent, () =>
             callRaw(
               opts.nc,
               subject,
               { ...input, headers },
-              {
-                principal,
-                requestId: req.id,
-                sourceIp: req.ip,
-                timeoutMs,
-              },
+              { principal, requestId: req.id, sourceIp: req.ip, timeoutMs, ...trace },
             ),
-          ),
-        );
+          );
+        // One trace per request: the server span continues the client's trace (if it sent
+        // one), and callRaw injects its context into the NATS headers. When spans are not
+        // exported, the same context is forwarded without building the span.
+        const res: CallResult<unknown> = opts.recordSpans
+          ? await inServerSpan(`${route.method} ${route.path}`, incoming, () => forward({}))
+          : await forward(childTraceHeaders(incoming));
         end({ outcome: "ok" });
         reply.code(res.meta?.status ?? route.status ?? 200);
         if (res.meta?.headers) reply.headers(res.meta.headers);
