@@ -24,7 +24,6 @@ import {
 } from "@edgeplane/proto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { z } from "zod";
 import type { Authenticator } from "../plugins/auth.ts";
 import type { GatewayMetrics } from "../plugins/metrics.ts";
 
@@ -44,8 +43,6 @@ export interface TableOptions {
   recordSpans: boolean;
   local: Record<string, LocalHandler>;
 }
-
-const EMPTY = z.object({});
 
 function sendBinary(reply: FastifyReply, data: unknown): FastifyReply {
   const b = BinaryReply.parse(data);
@@ -102,21 +99,40 @@ async function retryRead<T>(idempotent: boolean, attempt: () => Promise<T>): Pro
 /** Fastify path syntax from ours: `{name}` → `:name`. */
 export const fastifyPath = (p: string) => p.replace(/\{(\w+)\}/g, ":$1");
 
-/** Validate params, query and body together so one 422 lists every problem. */
+/**
+ * Validate params, query and body together so one 422 lists every problem. A route
+ * without a params (query) schema takes none: `{}`, what an empty object schema would
+ * return for any params (query) object, without running one.
+ */
 function validate(route: RouteSpec, req: FastifyRequest) {
   const issues = [];
-  const p = (route.params ?? EMPTY).safeParse(req.params ?? {});
-  if (!p.success) issues.push(...issuesToFields(p.error));
-  const q = (route.query ?? EMPTY).safeParse(req.query ?? {});
-  if (!q.success) issues.push(...issuesToFields(q.error));
+  let params: Record<string, string> = {};
+  let query: Record<string, unknown> = {};
+  let failed = false;
+  if (route.params) {
+    const p = route.params.safeParse(req.params ?? {});
+    if (p.success) params = p.data as Record<string, string>;
+    else {
+      failed = true;
+      issues.push(...issuesToFields(p.error));
+    }
+  }
+  if (route.query) {
+    const q = route.query.safeParse(req.query ?? {});
+    if (q.success) query = q.data as Record<string, unknown>;
+    else {
+      failed = true;
+      issues.push(...issuesToFields(q.error));
+    }
+  }
   let body: unknown;
   if (route.body) {
     const b = route.body.safeParse(req.body);
     if (!b.success) issues.push(...issuesToFields(b.error));
     else body = b.data;
   }
-  if (issues.length > 0 || !p.success || !q.success) throw validationError(issues);
-  return { params: p.data as Record<string, string>, query: q.data as Record<string, unknown>, body };
+  if (issues.length > 0 || failed) throw validationError(issues);
+  return { params, query, body };
 }
 
 export function registerRouteTable(
@@ -134,6 +150,8 @@ export function registerRouteTable(
     // longer — long enough for the audit stream to survive losing its leader.
     const timeoutMs =
       route.timeoutMs ?? (idempotent ? opts.timeoutMs : Math.max(opts.timeoutMs, opts.writeTimeoutMs));
+    // A subject without `{param}` tokens is the same for every request.
+    const fixedSubject = route.subject?.includes("{") ? undefined : route.subject;
     const authenticate = (req: FastifyRequest) => retryRead(true, () => opts.auth.authenticate(req, route));
 
     const handler = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -151,7 +169,7 @@ export function registerRouteTable(
         const v = req.headers[h];
         if (typeof v === "string") headers[h] = v;
       }
-      const subject = fillSubject(route.subject as string, input.params, subjectToken);
+      const subject = fixedSubject ?? fillSubject(route.subject as string, input.params, subjectToken);
       const end = opts.metrics.natsSeconds.startTimer({ subject: route.subject as string });
       const incoming = {
         traceparent: typeof req.headers.traceparent === "string" ? req.headers.traceparent : undefined,
