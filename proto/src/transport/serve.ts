@@ -122,7 +122,12 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
     tally.requests++;
     active++;
     const meta = decodeMeta(msg.headers as unknown as MsgHdrs | undefined);
-    const reqLog = meta.requestId ? log.child({ req: meta.requestId }) : log;
+    // The request's child logger (pino, with redaction: not free) is built when something logs.
+    let child: Logger | undefined;
+    const reqLog = () => {
+      child ??= meta.requestId ? log.child({ req: meta.requestId }) : log;
+      return child;
+    };
     const every = keepaliveRequested(msg.headers as unknown as MsgHdrs | undefined);
     const stopKeepalive =
       every === null
@@ -147,17 +152,19 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
           sourceIp: meta.sourceIp,
           subject: msg.subject,
           meta,
-          log: reqLog,
+          get log() {
+            return reqLog();
+          },
         });
       });
       reply = isWithMeta(out) ? { ok: true, data: out.data, meta: out.meta } : { ok: true, data: out };
     } catch (err) {
       tally.errors++;
       if (!(err instanceof EpError) && isTransientBusError(err)) {
-        reqLog.warn({ err, endpoint: epName }, "bus unavailable; answered 503");
+        reqLog().warn({ err, endpoint: epName }, "bus unavailable; answered 503");
         reply = { ok: false, error: busUnavailable(err).toWire() };
       } else {
-        if (!(err instanceof EpError)) reqLog.error({ err, endpoint: epName }, "handler failed");
+        if (!(err instanceof EpError)) reqLog().error({ err, endpoint: epName }, "handler failed");
         reply = { ok: false, error: toEpError(err).toWire() };
       }
     }
@@ -169,9 +176,9 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
   // Replies finished during one event-loop turn are sent together so nats.js writes them
   // in one syscall (it flushes once per microtask checkpoint otherwise). A request counts
   // as in flight until its reply is handed to the connection, so drain waits for it.
-  let replies: Array<{ msg: ServiceMsg; data: Uint8Array; log: Logger }> = [];
+  let replies: Array<{ msg: ServiceMsg; data: Uint8Array; log: () => Logger }> = [];
   let replyScheduled = false;
-  function queueReply(msg: ServiceMsg, data: Uint8Array, reqLog: Logger) {
+  function queueReply(msg: ServiceMsg, data: Uint8Array, reqLog: () => Logger) {
     replies.push({ msg, data, log: reqLog });
     if (replyScheduled) return;
     replyScheduled = true;
@@ -183,7 +190,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
         try {
           r.msg.respond(r.data);
         } catch (err) {
-          r.log.warn({ err }, "could not send reply");
+          r.log().warn({ err }, "could not send reply");
         }
       }
       active -= batch.length;
