@@ -114,6 +114,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
   async function handle(
     msg: ServiceMsg,
     epName: string,
+    spanName: string,
     schema: z.ZodType,
     handler: Handler<unknown, unknown>,
   ) {
@@ -138,7 +139,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
           );
     let reply: WireReply;
     try {
-      const out = await inServerSpan(`${cfg.name} ${epName}`, meta, async () => {
+      const out = await inServerSpan(spanName, meta, async () => {
         let raw: unknown;
         try {
           raw = decodeJson(msg.data);
@@ -205,6 +206,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
     handler: Handler<unknown, unknown>,
   ) {
     tallies.set(name, { requests: 0, errors: 0, totalMs: 0 });
+    const spanName = `${cfg.name} ${name}`;
     const epOpts: { subject: string; queue?: string; handler: (err: Error | null, msg: ServiceMsg) => void } =
       {
         subject: opts.subject,
@@ -214,7 +216,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
             return;
           }
           // During drain, messages already buffered are still delivered here: answer them.
-          void handle(msg, name, schema, handler);
+          void handle(msg, name, spanName, schema, handler);
         },
       };
     if (opts.queue !== undefined) epOpts.queue = opts.queue;

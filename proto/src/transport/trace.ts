@@ -5,6 +5,8 @@
 import {
   type Context,
   context,
+  INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
   propagation,
   type Span,
   SpanKind,
@@ -55,12 +57,27 @@ export function childTraceHeaders(
   return out;
 }
 
+// What the API falls back to while no SDK has registered a tracer provider.
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * No SDK registered: no tracer provider and no propagator, so a span would be a no-op
+ * and its context would reach nothing. Checked per call: an SDK may start later.
+ */
+function tracingOff(): boolean {
+  const p = trace.getTracerProvider();
+  const delegate = p instanceof ProxyTracerProvider ? p.getDelegate() : p;
+  return delegate === NOOP_PROVIDER && propagation.fields().length === 0;
+}
+
 /** Run `fn` in a server span that continues the caller's trace. */
 export async function inServerSpan<T>(
   name: string,
   meta: CallMeta,
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
+  if (tracingOff()) return fn(NO_SPAN);
   const carrier: Record<string, string> = {};
   if (meta.traceparent) carrier.traceparent = meta.traceparent;
   if (meta.tracestate) carrier.tracestate = meta.tracestate;
