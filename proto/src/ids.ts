@@ -56,6 +56,12 @@ function pooledRandom(n: number): Uint8Array {
   return out;
 }
 
+/** `n` random bytes (CSPRNG, from the pool) as lower-case hex: trace and span ids. */
+export function randomHex(n: number): string {
+  const bytes = pooledRandom(n);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
+
 /** A new id: `<prefix>_<random>` with 80 bits of randomness (16 chars). */
 export function newId(prefix: IdPrefix, bytes = 10): string {
   return `${prefix}_${base32(pooledRandom(bytes))}`;

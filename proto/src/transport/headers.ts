@@ -32,26 +32,44 @@ export function encodeMeta(meta: CallMeta): MsgHdrs {
   return h;
 }
 
-/** Read the meta headers of an incoming message; a malformed principal is dropped, never trusted. */
+/**
+ * Read the meta headers of an incoming message (one pass over them, exact names as
+ * `get()` matches them); a malformed principal is dropped, never trusted.
+ */
 export function decodeMeta(h: MsgHdrs | undefined): CallMeta {
   if (!h) return {};
   const meta: CallMeta = {};
-  const p = h.get(Header.Principal);
-  if (p) {
-    try {
-      const parsed = Principal.safeParse(JSON.parse(p));
-      if (parsed.success) meta.principal = parsed.data;
-    } catch {
-      /* malformed header: treated as anonymous */
+  for (const [k, values] of h) {
+    const v = values[0];
+    if (!v) continue;
+    switch (k) {
+      case Header.Principal: {
+        const p = principalOf(v);
+        if (p) meta.principal = p;
+        break;
+      }
+      case Header.RequestId:
+        meta.requestId = v;
+        break;
+      case Header.SourceIp:
+        meta.sourceIp = v;
+        break;
+      case Header.TraceParent:
+        meta.traceparent = v;
+        break;
+      case Header.TraceState:
+        meta.tracestate = v;
+        break;
     }
   }
-  const rid = h.get(Header.RequestId);
-  if (rid) meta.requestId = rid;
-  const ip = h.get(Header.SourceIp);
-  if (ip) meta.sourceIp = ip;
-  const tp = h.get(Header.TraceParent);
-  if (tp) meta.traceparent = tp;
-  const ts = h.get(Header.TraceState);
-  if (ts) meta.tracestate = ts;
   return meta;
+}
+
+function principalOf(v: string): Principal | undefined {
+  try {
+    const parsed = Principal.safeParse(JSON.parse(v));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined; // malformed header: treated as anonymous
+  }
 }

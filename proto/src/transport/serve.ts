@@ -82,6 +82,35 @@ export interface EpService {
 }
 
 /**
+ * A handler's context. The request's child logger (pino with redaction: not free) is
+ * built on first use: most requests never log. A class, so the lazy `log` is a
+ * prototype getter rather than an accessor defined on every request's object.
+ */
+class RequestContext implements HandlerContext {
+  readonly principal: Principal | undefined;
+  readonly requestId: string | undefined;
+  readonly sourceIp: string | undefined;
+  readonly subject: string;
+  readonly meta: CallMeta;
+  readonly #root: Logger;
+  #log: Logger | undefined;
+
+  constructor(meta: CallMeta, subject: string, root: Logger) {
+    this.principal = meta.principal;
+    this.requestId = meta.requestId;
+    this.sourceIp = meta.sourceIp;
+    this.subject = subject;
+    this.meta = meta;
+    this.#root = root;
+  }
+
+  get log(): Logger {
+    this.#log ??= this.requestId ? this.#root.child({ req: this.requestId }) : this.#root;
+    return this.#log;
+  }
+}
+
+/**
  * @nats-io/services (a prerelease) pins its own nats-core; the connection is the same
  * object at run time, only the declared types differ.
  */
@@ -114,6 +143,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
   async function handle(
     msg: ServiceMsg,
     epName: string,
+    spanName: string,
     schema: z.ZodType,
     handler: Handler<unknown, unknown>,
   ) {
@@ -122,7 +152,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
     tally.requests++;
     active++;
     const meta = decodeMeta(msg.headers as unknown as MsgHdrs | undefined);
-    const reqLog = meta.requestId ? log.child({ req: meta.requestId }) : log;
+    const ctx = new RequestContext(meta, msg.subject, log);
     const every = keepaliveRequested(msg.headers as unknown as MsgHdrs | undefined);
     const stopKeepalive =
       every === null
@@ -133,7 +163,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
           );
     let reply: WireReply;
     try {
-      const out = await inServerSpan(`${cfg.name} ${epName}`, meta, async () => {
+      const out = await inServerSpan(spanName, meta, async () => {
         let raw: unknown;
         try {
           raw = decodeJson(msg.data);
@@ -141,38 +171,31 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
           throw Errors.BadRequest.withMessage("request payload is not JSON");
         }
         const req = parseOrThrow(schema, raw ?? {});
-        return handler(req, {
-          principal: meta.principal,
-          requestId: meta.requestId,
-          sourceIp: meta.sourceIp,
-          subject: msg.subject,
-          meta,
-          log: reqLog,
-        });
+        return handler(req, ctx);
       });
       reply = isWithMeta(out) ? { ok: true, data: out.data, meta: out.meta } : { ok: true, data: out };
     } catch (err) {
       tally.errors++;
       if (!(err instanceof EpError) && isTransientBusError(err)) {
-        reqLog.warn({ err, endpoint: epName }, "bus unavailable; answered 503");
+        ctx.log.warn({ err, endpoint: epName }, "bus unavailable; answered 503");
         reply = { ok: false, error: busUnavailable(err).toWire() };
       } else {
-        if (!(err instanceof EpError)) reqLog.error({ err, endpoint: epName }, "handler failed");
+        if (!(err instanceof EpError)) ctx.log.error({ err, endpoint: epName }, "handler failed");
         reply = { ok: false, error: toEpError(err).toWire() };
       }
     }
     stopKeepalive?.();
     tally.totalMs += performance.now() - t0;
-    queueReply(msg, encodeJson(reply), reqLog);
+    queueReply(msg, encodeJson(reply), ctx);
   }
 
   // Replies finished during one event-loop turn are sent together so nats.js writes them
   // in one syscall (it flushes once per microtask checkpoint otherwise). A request counts
   // as in flight until its reply is handed to the connection, so drain waits for it.
-  let replies: Array<{ msg: ServiceMsg; data: Uint8Array; log: Logger }> = [];
+  let replies: Array<{ msg: ServiceMsg; data: Uint8Array; ctx: RequestContext }> = [];
   let replyScheduled = false;
-  function queueReply(msg: ServiceMsg, data: Uint8Array, reqLog: Logger) {
-    replies.push({ msg, data, log: reqLog });
+  function queueReply(msg: ServiceMsg, data: Uint8Array, ctx: RequestContext) {
+    replies.push({ msg, data, ctx });
     if (replyScheduled) return;
     replyScheduled = true;
     setImmediate(() => {
@@ -183,7 +206,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
         try {
           r.msg.respond(r.data);
         } catch (err) {
-          r.log.warn({ err }, "could not send reply");
+          r.ctx.log.warn({ err }, "could not send reply");
         }
       }
       active -= batch.length;
@@ -198,6 +221,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
     handler: Handler<unknown, unknown>,
   ) {
     tallies.set(name, { requests: 0, errors: 0, totalMs: 0 });
+    const spanName = `${cfg.name} ${name}`;
     const epOpts: { subject: string; queue?: string; handler: (err: Error | null, msg: ServiceMsg) => void } =
       {
         subject: opts.subject,
@@ -207,7 +231,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
             return;
           }
           // During drain, messages already buffered are still delivered here: answer them.
-          void handle(msg, name, schema, handler);
+          void handle(msg, name, spanName, schema, handler);
         },
       };
     if (opts.queue !== undefined) epOpts.queue = opts.queue;

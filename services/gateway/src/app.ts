@@ -8,7 +8,7 @@ import type { Logger, RouteSpec } from "@edgeplane/proto";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
-import { type GatewayConfig, trustProxyOption } from "./config.ts";
+import { type GatewayConfig, tracesExported, trustProxyOption } from "./config.ts";
 import { createLogStreams } from "./logs/sse.ts";
 import { type Authenticator, createAuthenticator } from "./plugins/auth.ts";
 import { docsPlugin } from "./plugins/docs.ts";
@@ -90,6 +90,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     metrics,
     timeoutMs: config.EP_REQUEST_TIMEOUT_MS,
     writeTimeoutMs: config.EP_WRITE_TIMEOUT_MS,
+    recordSpans: tracesExported(config),
     local: {
       "health.liveness": async () => health.liveness(),
       "health.readiness": async (_req, reply) => {

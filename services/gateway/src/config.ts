@@ -67,11 +67,27 @@ export const GatewayEnv = BaseEnv.extend(WsEnv.shape).extend({
     .max(64 * 1024 * 1024)
     .default(1024 * 1024)
     .describe("Body cap in bytes."),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .optional()
+    .describe("OTLP endpoint: when set (or the traces-only one), the gateway's spans are exported."),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().optional().describe("OTLP endpoint for traces only."),
 });
 export type GatewayConfig = Readonly<z.infer<typeof GatewayEnv>>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   return parseEnv(GatewayEnv, env);
+}
+
+/**
+ * Whether spans are exported (an OTLP endpoint is configured). Without an exporter the
+ * gateway forwards the trace context without building spans nobody will see.
+ */
+export function tracesExported(env: {
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string | undefined;
+}): boolean {
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
 /** Fastify's `trustProxy` from our setting. */

@@ -46,7 +46,7 @@ export function metricsPlugin(app: FastifyInstance, m: GatewayMetrics, token: st
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [m.registry],
   });
-  app.addHook("onResponse", async (req, reply) => {
+  app.addHook("onResponse", (req, reply, done) => {
     const labels = {
       method: req.method,
       route: req.routeOptions.url ?? "unmatched",
@@ -54,6 +54,7 @@ export function metricsPlugin(app: FastifyInstance, m: GatewayMetrics, token: st
     };
     requests.inc(labels);
     seconds.observe(labels, reply.elapsedTime / 1000);
+    done();
   });
   app.get("/metrics", async (req, reply) => {
     if (token && !tokenMatches(req.headers.authorization, token)) {

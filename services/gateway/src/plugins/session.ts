@@ -10,14 +10,15 @@ export const SESSION_COOKIE = "ep_session";
 
 export async function sessionPlugin(app: FastifyInstance): Promise<void> {
   await app.register(cookie, { hook: "onRequest" });
-  app.addHook("onSend", async (req, reply, payload) => {
-    if (req.protocol !== "https") return payload;
-    const sc = reply.getHeader("set-cookie");
-    if (sc === undefined) return payload;
-    const list = (Array.isArray(sc) ? sc : [String(sc)]).map((c) =>
-      c.startsWith(`${SESSION_COOKIE}=`) && !/;\s*Secure/i.test(c) ? `${c}; Secure` : c,
-    );
-    reply.header("set-cookie", list);
-    return payload;
+  // A callback hook: it runs for every response, and an async one costs a promise each.
+  app.addHook("onSend", (req, reply, payload, done) => {
+    const sc = req.protocol === "https" ? reply.getHeader("set-cookie") : undefined;
+    if (sc !== undefined) {
+      const list = (Array.isArray(sc) ? sc : [String(sc)]).map((c) =>
+        c.startsWith(`${SESSION_COOKIE}=`) && !/;\s*Secure/i.test(c) ? `${c}; Secure` : c,
+      );
+      reply.header("set-cookie", list);
+    }
+    done(null, payload);
   });
 }

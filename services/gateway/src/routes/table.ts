@@ -8,7 +8,9 @@
 import { Readable } from "node:stream";
 import {
   BinaryReply,
+  type CallResult,
   callRaw,
+  childTraceHeaders,
   EpError,
   Errors,
   fillSubject,
@@ -22,7 +24,6 @@ import {
 } from "@edgeplane/proto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { z } from "zod";
 import type { Authenticator } from "../plugins/auth.ts";
 import type { GatewayMetrics } from "../plugins/metrics.ts";
 
@@ -35,10 +36,13 @@ export interface TableOptions {
   timeoutMs: number;
   /** Timeout of non-idempotent routes. */
   writeTimeoutMs: number;
+  /**
+   * Build a server span per forwarded request (spans are exported). Otherwise the
+   * request forwards the trace context such a span would have, without the span.
+   */
+  recordSpans: boolean;
   local: Record<string, LocalHandler>;
 }
-
-const EMPTY = z.object({});
 
 function sendBinary(reply: FastifyReply, data: unknown): FastifyReply {
   const b = BinaryReply.parse(data);
@@ -95,13 +99,32 @@ async function retryRead<T>(idempotent: boolean, attempt: () => Promise<T>): Pro
 /** Fastify path syntax from ours: `{name}` → `:name`. */
 export const fastifyPath = (p: string) => p.replace(/\{(\w+)\}/g, ":$1");
 
-/** Validate params, query and body together so one 422 lists every problem. */
+/**
+ * Validate params, query and body together so one 422 lists every problem. A route
+ * without a params (query) schema takes none: `{}`, what an empty object schema would
+ * return for any params (query) object, without running one.
+ */
 function validate(route: RouteSpec, req: FastifyRequest) {
   const issues = [];
-  const p = (route.params ?? EMPTY).safeParse(req.params ?? {});
-  if (!p.success) issues.push(...issuesToFields(p.error));
-  const q = (route.query ?? EMPTY).safeParse(req.query ?? {});
-  if (!q.success) issues.push(...issuesToFields(q.error));
+  let params: Record<string, string> = {};
+  let query: Record<string, unknown> = {};
+  let failed = false;
+  if (route.params) {
+    const p = route.params.safeParse(req.params ?? {});
+    if (p.success) params = p.data as Record<string, string>;
+    else {
+      failed = true;
+      issues.push(...issuesToFields(p.error));
+    }
+  }
+  if (route.query) {
+    const q = route.query.safeParse(req.query ?? {});
+    if (q.success) query = q.data as Record<string, unknown>;
+    else {
+      failed = true;
+      issues.push(...issuesToFields(q.error));
+    }
+  }
   let body: unknown;
   if (route.body && route.bodyCheck === "service") {
     // Forwarded as parsed JSON; the service checks it against the schema (see RouteSpec).
@@ -111,8 +134,8 @@ function validate(route: RouteSpec, req: FastifyRequest) {
     if (!b.success) issues.push(...issuesToFields(b.error));
     else body = b.data;
   }
-  if (issues.length > 0 || !p.success || !q.success) throw validationError(issues);
-  return { params: p.data as Record<string, string>, query: q.data as Record<string, unknown>, body };
+  if (issues.length > 0 || failed) throw validationError(issues);
+  return { params, query, body };
 }
 
 export function registerRouteTable(
@@ -130,6 +153,8 @@ export function registerRouteTable(
     // longer — long enough for the audit stream to survive losing its leader.
     const timeoutMs =
       route.timeoutMs ?? (idempotent ? opts.timeoutMs : Math.max(opts.timeoutMs, opts.writeTimeoutMs));
+    // A subject without `{param}` tokens is the same for every request.
+    const fixedSubject = route.subject?.includes("{") ? undefined : route.subject;
     const authenticate = (req: FastifyRequest) => retryRead(true, () => opts.auth.authenticate(req, route));
 
     const handler = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -147,7 +172,7 @@ export function registerRouteTable(
         const v = req.headers[h];
         if (typeof v === "string") headers[h] = v;
       }
-      const subject = fillSubject(route.subject as string, input.params, subjectToken);
+      const subject = fixedSubject ?? fillSubject(route.subject as string, input.params, subjectToken);
       const end = opts.metrics.natsSeconds.startTimer({ subject: route.subject as string });
       const incoming = {
         traceparent: typeof req.headers.traceparent === "string" ? req.headers.traceparent : undefined,
@@ -176,23 +201,21 @@ export function registerRouteTable(
         return reply.send(Readable.from(s.chunks, { objectMode: false, highWaterMark: 64 * 1024 }));
       }
       try {
-        // One trace per request: this span continues the client's trace (if it sent
-        // one), and callRaw injects its context into the NATS headers.
-        const res = await inServerSpan(`${route.method} ${route.path}`, incoming, () =>
+        const forward = (trace: { traceparent?: string | undefined; tracestate?: string | undefined }) =>
           retryRead(idempotent, () =>
             callRaw(
               opts.nc,
               subject,
               { ...input, headers },
-              {
-                principal,
-                requestId: req.id,
-                sourceIp: req.ip,
-                timeoutMs,
-              },
+              { principal, requestId: req.id, sourceIp: req.ip, timeoutMs, ...trace },
             ),
-          ),
-        );
+          );
+        // One trace per request: the server span continues the client's trace (if it sent
+        // one), and callRaw injects its context into the NATS headers. When spans are not
+        // exported, the same context is forwarded without building the span.
+        const res: CallResult<unknown> = opts.recordSpans
+          ? await inServerSpan(`${route.method} ${route.path}`, incoming, () => forward({}))
+          : await forward(childTraceHeaders(incoming));
         end({ outcome: "ok" });
         reply.code(res.meta?.status ?? route.status ?? 200);
         if (res.meta?.headers) reply.headers(res.meta.headers);
