@@ -258,7 +258,9 @@ export class HaproxyProcess {
       // No log file to watch (an adopted master logging elsewhere): the timer alone.
     }
     try {
-      await socketCommand(this.paths.masterSocket, "reload", { retryMs: 1000, timeoutMs: 5000 });
+      // A master still re-executing after an earlier reload resets or refuses connections
+      // for a while (over a second at 10k backends on a slow machine): keep trying.
+      await socketCommand(this.paths.masterSocket, "reload", { retryMs: 10_000, timeoutMs: 5000 });
       ph?.mark("reload_cmd");
       const deadline = Date.now() + timeoutMs;
       let pause = 2;
