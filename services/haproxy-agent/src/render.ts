@@ -152,11 +152,15 @@ export function render(doc: StateDocument, opts: RenderOptions): Rendered {
     lines.push(text);
     entities.push(e);
   };
-  const line = (words: Array<string | undefined | false>, e?: Entity) =>
-    emit(
-      `    ${words.filter((w): w is string => typeof w === "string" && w.length > 0).join(" ")}`,
-      e ?? current,
-    );
+  // The words that are set, space-separated, indented (a loop: this runs for every line).
+  const line = (words: Array<string | undefined | false>, e?: Entity) => {
+    let text = "   ";
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i];
+      if (typeof w === "string" && w.length > 0) text += ` ${w}`;
+    }
+    emit(text, e ?? current);
+  };
   const section = (header: string, e: Entity) => {
     current = e;
     emit("");
@@ -565,15 +569,16 @@ export function render(doc: StateDocument, opts: RenderOptions): Rendered {
   });
 
   const cfg = `${lines.join("\n")}\n`;
-  let neutral =
-    neutralLines.size === 0
-      ? cfg
-      : `${lines
-          .flatMap((l, i) => {
-            const n = neutralLines.get(i);
-            return n === undefined ? [l] : n === null ? [] : [n];
-          })
-          .join("\n")}\n`;
+  let neutral = cfg;
+  if (neutralLines.size > 0) {
+    const kept: string[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      const n = neutralLines.get(i);
+      if (n === undefined) kept.push(lines[i] as string);
+      else if (n !== null) kept.push(n);
+    }
+    neutral = `${kept.join("\n")}\n`;
+  }
   const dirs: Array<[string, string]> = [
     [opts.mapDir, "<maps>"],
     [opts.certDir, "<certs>"],
