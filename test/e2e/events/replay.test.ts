@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServiceProcess } from "../../harness/mod.ts";
-import { type Mesh, publish, runtimeEvent, startMesh, subscribed, wsUrl } from "./helpers.ts";
+import { type Mesh, openClient, publish, runtimeEvent, startMesh, subscribed, wsUrl } from "./helpers.ts";
 
 let mesh: Mesh;
 let ringGw: ServiceProcess;
@@ -92,5 +92,23 @@ describe("events - replay details", () => {
     await c.next((f) => f.type === "ack" && f.op === "replayed");
     expect(c.events().map((f) => f.seq)).toEqual([p1]);
     await c.close();
+  });
+
+  it("a subscribe without since is live from the subscribe, not from when the socket opened", async () => {
+    const url = wsUrl(ringGw);
+    const watcher = await subscribed(url, mesh.ownerKey, ["*"]);
+    // Connected and authenticated, not yet subscribed, while an event reaches the gateway.
+    const late = await openClient(url);
+    late.send({ type: "auth", token: mesh.ownerKey });
+    await late.next((f) => f.type === "ack" && f.op === "auth");
+    const before = (await publish(mesh.js, runtimeEvent("early", 0))).seq;
+    await watcher.next((f) => f.type === "event" && f.seq === before);
+    late.send({ type: "subscribe", id: "s1", topics: ["*"] });
+    const ack = await late.next((f) => f.type === "ack" && f.op === "subscribe");
+    expect(ack.live_from).toBeGreaterThan(before);
+    const after = (await publish(mesh.js, runtimeEvent("early", 1))).seq;
+    await late.next((f) => f.type === "event" && f.seq === after);
+    expect(late.events().map((f) => f.seq)).toEqual([after]);
+    for (const c of [watcher, late]) await c.close();
   });
 });

@@ -96,6 +96,9 @@ const KIND_DOMAIN: Record<string, string> = {
 };
 
 /** The narrowest subject filter a query allows (one filter subject: works on NATS 2.9). */
+/** Every subject of the EVENTS stream: a scan filtered by it reads the whole stream. */
+const ALL_EVENTS = "ep.v1.evt.>";
+
 export function filterSubject(f: Omit<EventFilter, "principal">): string {
   const domain = f.resourceKind ? KIND_DOMAIN[f.resourceKind] : undefined;
   if (domain && f.resource) return `ep.v1.evt.${domain}.${subjectToken(f.resource)}.>`;
@@ -103,7 +106,7 @@ export function filterSubject(f: Omit<EventFilter, "principal">): string {
   const domains = new Set((f.topics ?? []).map((t) => t.split(".")[0]));
   const only = domains.size === 1 ? [...domains][0] : undefined;
   if (only && only !== "*") return `ep.v1.evt.${only}.>`;
-  return "ep.v1.evt.>";
+  return ALL_EVENTS;
 }
 
 export function eventMatcher(f: EventFilter): (e: FeedEvent) => boolean {
@@ -317,8 +320,9 @@ export class EventFeed {
           if (e && !(await visit(e))) return { scanned, lastSeq };
           if (m.seq === until || scanned >= maxScan) return { scanned, lastSeq };
           // `pending` is only a hint (a new consumer has been seen reporting 0 on its first
-          // message under load): an unfiltered scan knows its end, `until`, and reads to it.
-          if (m.info.pending === 0 && subject !== ">") return { scanned, lastSeq };
+          // message under load): a scan of the whole stream knows its end, `until`, and reads
+          // to it; only a narrower subject filter may end on the hint.
+          if (m.info.pending === 0 && subject !== ">" && subject !== ALL_EVENTS) return { scanned, lastSeq };
         }
         if (got === 0) {
           // An empty batch ends the scan only when nothing up to `until` is left to read:

@@ -260,6 +260,13 @@ export class Hub {
     if (g) g.members++;
     this.#leaveGroup(conn);
     conn.group = g;
+    if (old === undefined && g !== undefined) {
+      // Subscribed from nothing: live from now. The events logged since the connection
+      // came (or since it unsubscribed from everything) were never its to receive; the
+      // subscribe's `live_from` and any replay start from here.
+      conn.cursor = this.#logBase + this.#log.length;
+      conn.cursorSeq = this.#headSeq;
+    }
   }
 
   #leaveGroup(conn: Connection): void {
