@@ -13,6 +13,7 @@ import {
   childTraceHeaders,
   EpError,
   Errors,
+  type FieldIssue,
   fillSubject,
   inServerSpan,
   issuesToFields,
@@ -24,6 +25,7 @@ import {
 } from "@edgeplane/proto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { z } from "zod";
 import type { Authenticator } from "../plugins/auth.ts";
 import type { GatewayMetrics } from "../plugins/metrics.ts";
 
@@ -99,42 +101,30 @@ async function retryRead<T>(idempotent: boolean, attempt: () => Promise<T>): Pro
 /** Fastify path syntax from ours: `{name}` → `:name`. */
 export const fastifyPath = (p: string) => p.replace(/\{(\w+)\}/g, ":$1");
 
+/** `value` parsed by `schema` (`none` without one); its problems are added to `issues`. */
+function part<T>(schema: z.ZodType | undefined, value: unknown, none: T, issues: FieldIssue[]): T {
+  if (!schema) return none;
+  const r = schema.safeParse(value);
+  if (r.success) return r.data as T;
+  issues.push(...issuesToFields(r.error));
+  return none;
+}
+
 /**
  * Validate params, query and body together so one 422 lists every problem. A route
  * without a params (query) schema takes none: `{}`, what an empty object schema would
  * return for any params (query) object, without running one.
  */
 function validate(route: RouteSpec, req: FastifyRequest) {
-  const issues = [];
-  let params: Record<string, string> = {};
-  let query: Record<string, unknown> = {};
-  let failed = false;
-  if (route.params) {
-    const p = route.params.safeParse(req.params ?? {});
-    if (p.success) params = p.data as Record<string, string>;
-    else {
-      failed = true;
-      issues.push(...issuesToFields(p.error));
-    }
-  }
-  if (route.query) {
-    const q = route.query.safeParse(req.query ?? {});
-    if (q.success) query = q.data as Record<string, unknown>;
-    else {
-      failed = true;
-      issues.push(...issuesToFields(q.error));
-    }
-  }
-  let body: unknown;
-  if (route.body && route.bodyCheck === "service") {
-    // Forwarded as parsed JSON; the service checks it against the schema (see RouteSpec).
-    body = req.body;
-  } else if (route.body) {
-    const b = route.body.safeParse(req.body);
-    if (!b.success) issues.push(...issuesToFields(b.error));
-    else body = b.data;
-  }
-  if (issues.length > 0 || failed) throw validationError(issues);
+  const issues: FieldIssue[] = [];
+  const params = part<Record<string, string>>(route.params, req.params ?? {}, {}, issues);
+  const query = part<Record<string, unknown>>(route.query, req.query ?? {}, {}, issues);
+  // bodyCheck "service": forwarded as parsed JSON; the service checks it (see RouteSpec).
+  const body =
+    route.body && route.bodyCheck === "service"
+      ? req.body
+      : part<unknown>(route.body, req.body, undefined, issues);
+  if (issues.length > 0) throw validationError(issues);
   return { params, query, body };
 }
 
