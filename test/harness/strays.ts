@@ -26,28 +26,32 @@ export async function findStrays(dir: string): Promise<number[]> {
   return found.sort((a, b) => a - b);
 }
 
-const alive = async (pid: number) =>
-  (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).length > 0;
-
-/** End every stray of `dir`; returns the pids that were found. */
+/**
+ * End every stray of `dir`; returns every pid that was found. It keeps looking until none
+ * is left, because a stray can fork while it is being ended (a haproxy master that was
+ * reloading forks its new worker after the first look): SIGTERM once to each pid as it
+ * appears, SIGKILL to whatever is still there after `graceMs`, and it returns only when
+ * nothing is left (or 5 s after the SIGKILLs began).
+ */
 export async function killStrays(dir: string, graceMs = 5000): Promise<number[]> {
-  const pids = await findStrays(dir);
-  if (pids.length === 0) return pids;
-  const signal = (s: NodeJS.Signals) => {
-    for (const p of pids) {
-      try {
-        process.kill(p, s);
-      } catch {}
-    }
+  const seen = new Set<number>();
+  const termUntil = Date.now() + graceMs;
+  const giveUpAt = termUntil + 5000;
+  const send = (pid: number, s: NodeJS.Signals) => {
+    try {
+      process.kill(pid, s);
+    } catch {}
   };
-  signal("SIGTERM");
-  const deadline = Date.now() + graceMs;
   for (;;) {
-    const left = (await Promise.all(pids.map(alive))).some(Boolean);
-    if (!left) return pids;
-    if (Date.now() > deadline) break;
+    const pids = await findStrays(dir);
+    if (pids.length === 0 || Date.now() > giveUpAt) break;
+    const late = Date.now() > termUntil;
+    for (const p of pids) {
+      if (late) send(p, "SIGKILL");
+      else if (!seen.has(p)) send(p, "SIGTERM");
+      seen.add(p);
+    }
     await sleep(20);
   }
-  signal("SIGKILL");
-  return pids;
+  return [...seen].sort((a, b) => a - b);
 }
