@@ -70,6 +70,8 @@ export class NodeAgent {
   private marker: Marker = { revision: 0, hash: "", stopped: false };
   /** When the watch delivered the newest revision (for the phase log). */
   private received = { revision: 0, lagMs: 0, decodeMs: 0 };
+  /** The committing validation's rendering of a revision (see `offer`). */
+  private prerendered: { revision: number; rendered: Rendered } | null = null;
   private running = false;
   private dirty = false;
   private closed = false;
@@ -203,6 +205,24 @@ export class NodeAgent {
     this.timer.unref();
   }
 
+  /**
+   * A revision this agent itself just committed: converge on it now, from the document
+   * already in hand, instead of waiting for the KV watch to bring it back and decoding it
+   * again (the watch skips a revision that is already desired). Other nodes learn of it
+   * through the watch as before.
+   */
+  offer(revision: number, stored: StoredState, validated?: Rendered): void {
+    if (revision <= this.desired.revision) return;
+    // The validation rendered with this node's options but its own map directory: without
+    // map files the text is this node's rendering, byte for byte (render once, not twice).
+    this.prerendered = validated && validated.maps.length === 0 ? { revision, rendered: validated } : null;
+    this.received = { revision, lagMs: 0, decodeMs: 0 };
+    this.desired = { revision, stored };
+    this.o.store.remember(this.o.cluster, revision, stored);
+    this.status.desired_revision = revision;
+    void this.kick();
+  }
+
   /** Schedule a convergence pass (coalesced). */
   kick(): Promise<void> {
     this.dirty = true;
@@ -248,7 +268,9 @@ export class NodeAgent {
       ph.ms.decode = Math.round(this.received.decodeMs * 10) / 10;
     }
     await this.onBeforeApply?.(stored).catch((err) => this.o.log.warn({ err }, "before-apply hook failed"));
-    const rendered = this.render(stored);
+    const pre = this.prerendered?.revision === revision ? this.prerendered.rendered : null;
+    this.prerendered = null;
+    const rendered = pre ?? this.render(stored);
     ph.mark("render");
     if (this.running && rendered.hash === this.marker.hash) {
       // Same file as what runs: nothing to reload.

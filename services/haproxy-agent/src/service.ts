@@ -250,6 +250,11 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
       // Subscribed before the commit so no node result is missed.
       const watcherP = o.wait ? startResultWatch() : Promise.resolve(undefined);
       watcherP.catch(() => undefined);
+      // haproxy -c (the long part) starts with the read of the current revision: a stale,
+      // unauthorised or precondition-less PUT still gets its 409/403/428, the check's
+      // result is just not used.
+      const checked = checkOrThrow(doc);
+      checked.catch(() => undefined);
       try {
         const cur = await store.currentRaw(cluster);
         ph.mark("read_current");
@@ -269,7 +274,7 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
           await audit(ctx, o.action, "denied", { reason: "advanced requires haproxy:raw" });
           throw Errors.Forbidden.create({ required: Perm.HaproxyRaw }, { permission: Perm.HaproxyRaw });
         }
-        const v = await checkOrThrow(doc);
+        const v = await checked;
         ph.mark("validate");
         ph.ms.validate_check = Math.round(v.checkMs * 10) / 10;
         if (!v.valid) {
@@ -317,6 +322,7 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
         try {
           revision = await store.commit(cluster, stored, expected, json);
           ph.mark("kv_cas");
+          agent.offer(revision, stored, v.rendered);
         } catch (err) {
           if (Errors.StaleRevision.is(err))
             await audit(ctx, o.action, "failure", { reason: "stale_revision", expected_revision: expected });

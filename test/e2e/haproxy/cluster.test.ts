@@ -136,6 +136,14 @@ describe("haproxy cluster - converge on every node", () => {
       expect(await through(i, "/new/thing")).toBe("200 fresh /new/thing");
       expect(await through(i, "/other")).toBe("200 old /other");
     }
+    // The committing agent's node runs the rendering its validation made (no second
+    // render); every node's file is byte for byte what that node renders from the state.
+    for (const n of ["node-a", "node-b"]) {
+      const path = `/api/v1/haproxy/clusters/default/nodes/${n}/cfg`;
+      const disk = await (await c.api("GET", path)).text();
+      expect(disk).toContain("backend fresh");
+      expect(disk).toBe(await (await c.api("GET", `${path}?source=state`)).text());
+    }
   });
 
   it("a commit is a haproxy.state.committed event, each node's apply a haproxy.state.applied", async () => {
