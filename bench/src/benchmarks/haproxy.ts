@@ -6,6 +6,7 @@
  * agents and haproxies (the e2e cluster harness).
  */
 import { writeFile } from "node:fs/promises";
+import { Agent, request } from "node:http";
 import { join } from "node:path";
 import { parseEnv, StateDocument } from "@edgeplane/proto";
 import { z } from "zod";
@@ -26,6 +27,13 @@ const Settings = z.object({
     .min(1)
     .default(5)
     .describe("PUTs per size (median reported)."),
+  BENCH_HAPROXY_NODES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(4)
+    .default(2)
+    .describe("Nodes (agent + haproxy) in the benchmark cluster, all on this machine."),
   BENCH_HAPROXY_NBTHREAD: z.coerce
     .number()
     .int()
@@ -35,6 +43,58 @@ const Settings = z.object({
 });
 
 const round = (x: number) => Math.round(x * 10) / 10;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Wait until no old worker is left on any node (the previous reload's worker has finished
+ * exiting), then 200 ms more for the agents' after-apply work (marker, status, events).
+ */
+async function settled(procs: HaproxyProcess[]): Promise<void> {
+  const until = Date.now() + 30_000;
+  while (Date.now() < until) {
+    const infos = await Promise.all(procs.map((p) => p.showProc(5000)));
+    if (infos.every((i) => i === null || i.oldWorkers.length === 0)) break;
+    await sleep(50);
+  }
+  await sleep(200);
+}
+
+/**
+ * `PUT` over one kept-alive node:http connection: the client's own cost stays out of the
+ * figure (a WHATWG fetch costs about a millisecond more per call, as much as curl's
+ * process start would).
+ */
+function putter(url: string, key: string) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  return (path: string, body: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; json: unknown }>((resolve, reject) => {
+      const req = request(
+        `${url}${path}`,
+        {
+          method: "PUT",
+          agent,
+          headers: { authorization: `Bearer ${key}`, "content-length": Buffer.byteLength(body), ...headers },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            try {
+              resolve({
+                status: res.statusCode ?? 0,
+                json: JSON.parse(Buffer.concat(chunks).toString("utf8")),
+              });
+            } catch (err) {
+              reject(err);
+            }
+          });
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+}
 
 function bigDoc(n: number, port: number, tag: number, nbthread = 0) {
   return {
@@ -75,11 +135,24 @@ export const benchmark: Benchmark = {
     const natsConf = join(dir.path, "nats.conf");
     await writeFile(natsConf, "max_payload: 8MB\n");
     const c = await startCluster({
-      nodes: 2,
+      nodes: s.BENCH_HAPROXY_NODES,
       natsArgs: ["-c", natsConf],
       gatewayEnv: { EP_BODY_LIMIT: String(16 * 1024 * 1024) },
       agentEnv: { EP_HAPROXY_APPLY_WAIT_MS: "60000" },
     });
+    const put = putter(c.gateway.url as string, c.key);
+    const procs = c.agents.map(
+      (a) =>
+        new HaproxyProcess({
+          bin: "haproxy",
+          cfg: join(a.dir, "haproxy.cfg"),
+          masterSocket: join(a.dir, "master.sock"),
+          pidFile: join(a.dir, "haproxy.pid"),
+          logFile: join(a.dir, "haproxy.log"),
+          adminSocket: join(a.dir, "admin.sock"),
+          stateFile: join(a.dir, "server-state"),
+        }),
+    );
     const metrics: Record<string, number> = {};
     const targets: Target[] = [];
     const notes: string[] = [];
@@ -91,13 +164,16 @@ export const benchmark: Benchmark = {
         const measured = new Set<number>();
         for (let i = 0; i < s.BENCH_HAPROXY_REPEAT + 1; i++) {
           const body = JSON.stringify(bigDoc(n, c.port, i, s.BENCH_HAPROXY_NBTHREAD));
+          // Each PUT starts on a settled cluster, as the floor's check and reloads do: the
+          // previous PUT's old workers have exited and its after-apply work is done.
+          await settled(procs);
           const t0 = performance.now();
-          const r = await c.api("PUT", "/api/v1/haproxy/clusters/default/state", body, {
+          const r = await put("/api/v1/haproxy/clusters/default/state", body, {
             "content-type": "application/json",
             "if-match": String(rev),
           });
           const ms = performance.now() - t0;
-          const b = (await r.json()) as { revision: number; results: Array<{ result: string }> };
+          const b = r.json as { revision: number; results: Array<{ result: string }> };
           if (r.status !== 200 || !b.results.every((x) => x.result === "applied")) {
             failed++;
             ctx.log(`haproxy: ${n} backends: ${r.status} ${JSON.stringify(b).slice(0, 300)}`);
@@ -117,24 +193,16 @@ export const benchmark: Benchmark = {
           noreuseport: true,
         };
         const checks: number[] = [];
-        for (let i = 0; i < 3; i++) checks.push((await validateDocument("haproxy", doc, opts)).checkMs);
-        const procs = c.agents.map(
-          (a) =>
-            new HaproxyProcess({
-              bin: "haproxy",
-              cfg: join(a.dir, "haproxy.cfg"),
-              masterSocket: join(a.dir, "master.sock"),
-              pidFile: join(a.dir, "haproxy.pid"),
-              logFile: join(a.dir, "haproxy.log"),
-              adminSocket: join(a.dir, "admin.sock"),
-              stateFile: join(a.dir, "server-state"),
-            }),
-        );
+        for (let i = 0; i < 3; i++) {
+          await settled(procs);
+          checks.push((await validateDocument("haproxy", doc, opts)).checkMs);
+        }
         const reloadsMs: number[] = [];
         const bothMs: number[] = [];
         const p = procs[0];
         if (p) {
           for (let i = 0; i < 3; i++) {
+            await settled(procs);
             const known = await p.showProc(30_000);
             const t0 = performance.now();
             await p.reload(60_000, undefined, known ?? undefined);
@@ -143,6 +211,7 @@ export const benchmark: Benchmark = {
           // Both nodes at once, as a PUT reloads them: on this machine their haproxies share
           // its two cores (in a fleet each node is its own machine).
           for (let i = 0; i < 3; i++) {
+            await settled(procs);
             // A master may still be re-executing after its previous reload: wait for both.
             const known = await Promise.all(procs.map((x) => x.showProc(30_000)));
             const t0 = performance.now();
