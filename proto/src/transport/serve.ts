@@ -31,6 +31,8 @@ export interface HandlerContext {
   subject: string;
   meta: CallMeta;
   log: Logger;
+  /** `performance.now()` when the request message arrived (before decoding and parsing). */
+  receivedAt?: number;
 }
 
 export type Handler<Req, Rep> = (
@@ -92,10 +94,12 @@ class RequestContext implements HandlerContext {
   readonly sourceIp: string | undefined;
   readonly subject: string;
   readonly meta: CallMeta;
+  readonly receivedAt: number;
   readonly #root: Logger;
   #log: Logger | undefined;
 
-  constructor(meta: CallMeta, subject: string, root: Logger) {
+  constructor(meta: CallMeta, subject: string, root: Logger, receivedAt: number) {
+    this.receivedAt = receivedAt;
     this.principal = meta.principal;
     this.requestId = meta.requestId;
     this.sourceIp = meta.sourceIp;
@@ -152,7 +156,7 @@ export async function createService(nc: NatsConnection, cfg: EpServiceConfig): P
     tally.requests++;
     active++;
     const meta = decodeMeta(msg.headers as unknown as MsgHdrs | undefined);
-    const ctx = new RequestContext(meta, msg.subject, log);
+    const ctx = new RequestContext(meta, msg.subject, log, t0);
     const every = keepaliveRequested(msg.headers as unknown as MsgHdrs | undefined);
     const stopKeepalive =
       every === null

@@ -93,26 +93,39 @@ export function parseHints(output: string, cfgPath: string, entities: Array<Enti
   return hints;
 }
 
+/** What a caller does while a validation runs (see `validateDocument`). */
+export interface ValidationHooks {
+  /** Right after the rendering, before its files are written. */
+  onRendered?: (r: Rendered) => void;
+  /** Once `haproxy -c` runs: this process is idle until it exits. */
+  onChecking?: () => void;
+}
+
 /** Render into a fresh temp dir (maps included) and run `haproxy -c` there. */
 export async function validateDocument(
   bin: string,
   doc: StateDocument,
   opts: RenderOptions,
   tmpRoot = tmpdir(),
+  hooks: ValidationHooks = {},
 ): Promise<CheckResult & { rendered: Rendered }> {
   const dir = await mkdtemp(join(tmpRoot, "ep-hacheck-"));
   try {
     const rendered = render(doc, { ...opts, mapDir: join(dir, "maps") });
+    hooks.onRendered?.(rendered);
     if (rendered.maps.length > 0) {
       await import("node:fs/promises").then((fs) => fs.mkdir(join(dir, "maps")));
       await Promise.all(rendered.maps.map((m) => writeFile(m.path, m.content)));
     }
     const cfgPath = join(dir, "haproxy.cfg");
     await writeFile(cfgPath, rendered.cfg);
-    const r = await haproxyCheck(bin, cfgPath);
+    const checking = haproxyCheck(bin, cfgPath);
+    hooks.onChecking?.();
+    const r = await checking;
     const hints = parseHints(r.output, cfgPath, rendered.entities);
     return { valid: r.ok, output: r.output.replaceAll(dir, "<candidate>"), hints, checkMs: r.ms, rendered };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    // Not awaited: the verdict does not depend on the removal (~2 ms at 1,000 backends).
+    void rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
 }

@@ -5,9 +5,13 @@
  */
 import { open, rename, writeFile } from "node:fs/promises";
 
+let seq = 0;
+/** A temp file beside `path`, unique per call: two writes of one path may overlap. */
+const tmpName = (path: string) => `${path}.tmp-${process.pid}-${(seq++).toString(36)}`;
+
 /** Write `data` to `path` atomically and durably; `mode` applies to the new file. */
 export async function writeAtomic(path: string, data: string, mode = 0o644): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = tmpName(path);
   const fh = await open(tmp, "w", mode);
   try {
     await fh.writeFile(data);
@@ -23,7 +27,7 @@ export async function writeAtomic(path: string, data: string, mode = 0o644): Pro
  * (the server-state file is read once, by the worker the next reload starts).
  */
 export async function writeReplace(path: string, data: string, mode = 0o644): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = tmpName(path);
   await writeFile(tmp, data, { mode });
   await rename(tmp, path);
 }

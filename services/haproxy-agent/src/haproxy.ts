@@ -161,8 +161,9 @@ export class HaproxyProcess {
     }
   }
 
-  async admin(cmd: string): Promise<string> {
-    return socketCommand(this.paths.adminSocket, cmd, { retryMs: 1000, timeoutMs: 30_000 });
+  /** A command on the admin socket; connects are retried for `retryMs`. */
+  async admin(cmd: string, retryMs = 1000): Promise<string> {
+    return socketCommand(this.paths.adminSocket, cmd, { retryMs, timeoutMs: 30_000 });
   }
 
   /** Size of haproxy.log now (to read what a reload printed). */

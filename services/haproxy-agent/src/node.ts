@@ -7,8 +7,9 @@
  * serialised and coalesced (only the newest desired revision is applied).
  */
 import { createHash } from "node:crypto";
-import { copyFile, link, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { linkSync, renameSync, rmSync } from "node:fs";
+import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { base32, type Logger, type NodeStatus, publishEvent, StateDocument } from "@edgeplane/proto";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KvWatchEntry } from "@nats-io/kv";
@@ -70,6 +71,15 @@ export class NodeAgent {
   private marker: Marker = { revision: 0, hash: "", stopped: false };
   /** When the watch delivered the newest revision (for the phase log). */
   private received = { revision: 0, lagMs: 0, decodeMs: 0 };
+  /** A candidate file written while its rendering was being checked (see `prepare`). */
+  private prepared: {
+    hash: string;
+    path: string;
+    written: Promise<boolean>;
+    /** Whether the server state was dumped for the reload that would apply it. */
+    dumped: Promise<boolean>;
+  } | null = null;
+  private candidates = 0;
   /** The committing validation's rendering of a revision (see `offer`). */
   private prerendered: { revision: number; rendered: Rendered } | null = null;
   private running = false;
@@ -157,6 +167,12 @@ export class NodeAgent {
 
   async start(): Promise<void> {
     await mkdir(join(this.o.dir, "maps"), { recursive: true, mode: 0o750 });
+    // Candidates of an earlier life that were never applied.
+    const cfgDir = dirname(this.cfgPath);
+    const candPrefix = `${basename(this.cfgPath)}.cand-`;
+    for (const f of await readdir(cfgDir).catch(() => [] as string[]))
+      if (f.startsWith(candPrefix) && /^[0-9a-z]+$/.test(f.slice(candPrefix.length)))
+        await rm(join(cfgDir, f), { force: true });
     const m = await readFile(join(this.o.dir, "applied.json"), "utf8").catch(() => "");
     if (m) this.marker = { ...this.marker, ...(JSON.parse(m) as Partial<Marker>) };
     if (this.installed) {
@@ -221,6 +237,49 @@ export class NodeAgent {
     this.o.store.remember(this.o.cluster, revision, stored);
     this.status.desired_revision = revision;
     void this.kick();
+  }
+
+  /**
+   * This agent is checking a rendering it may commit: write the file this node would run
+   * while `haproxy -c` runs, so that applying it is a rename, not a write. Only without map
+   * files, when the validation's text is this node's (see `offer`); the newest candidate
+   * replaces an older one; an apply of any other rendering ignores it.
+   */
+  prepare(r: Rendered): void {
+    if (r.maps.length > 0) return;
+    const old = this.prepared;
+    if (old?.hash === r.hash) return;
+    // A new name every time: a file an apply may be renaming is never opened again.
+    const path = `${this.cfgPath}.cand-${(++this.candidates).toString(36)}`;
+    const written = writeFile(path, r.cfg, { mode: 0o644 }).then(
+      () => true,
+      () => false,
+    );
+    // The server-state dump of the reload too (the apply then only reads `show proc`). It is
+    // taken up to one `haproxy -c` earlier than the apply would take it: a change made
+    // directly on the admin socket in that window is not carried over — edgeplane's own
+    // runtime changes are re-applied after every apply anyway (runtime.ts). An unused dump
+    // only refreshes the state file.
+    const dumped = this.running
+      ? this.proc.admin("show servers state", 0).then(
+          async (st) => {
+            if (!st.startsWith("1")) return false;
+            await writeReplace(this.proc.paths.stateFile, st);
+            return true;
+          },
+          () => false,
+        )
+      : Promise.resolve(false);
+    this.prepared = { hash: r.hash, path, written, dumped };
+    if (old) void old.written.then(() => rm(old.path, { force: true }).catch(() => undefined));
+  }
+
+  /** Forget the candidate of a rendering that will not be committed (haproxy rejected it). */
+  discard(r: Rendered): void {
+    const p = this.prepared;
+    if (p?.hash !== r.hash) return;
+    this.prepared = null;
+    void p.written.then(() => rm(p.path, { force: true }).catch(() => undefined));
   }
 
   /** Schedule a convergence pass (coalesced). */
@@ -304,9 +363,17 @@ export class NodeAgent {
   ): Promise<void> {
     // What runs now and the server-state dump are read while the file is written and
     // checked: neither depends on it, and both are on the way to the reload.
+    // The two questions go out together: the dump's first try does not wait for `show proc`
+    // (retried as before if it found no socket while a master answers).
+    // The candidate this agent wrote (and the state it dumped) while checking this very
+    // rendering, if any (`prepare`).
+    const cand = this.prepared?.hash === r.hash ? this.prepared : null;
+    if (cand) this.prepared = null;
     const prep = (async () => {
+      if (cand && (await cand.dumped)) return this.proc.showProc(1000);
+      const quick = this.proc.admin("show servers state", 0).catch(() => null);
       const before = await this.proc.showProc(1000);
-      if (before) await this.dumpServerState();
+      if (before) await this.dumpServerState((await quick) ?? undefined);
       return before;
     })();
     prep.catch(() => undefined);
@@ -320,8 +387,9 @@ export class NodeAgent {
       }),
     );
     ph.mark("maps");
-    const next = `${this.cfgPath}.next`;
-    await writeFile(next, r.cfg, { mode: 0o644 });
+    // A candidate written in advance is renamed into place like a freshly written file.
+    const next = cand && (await cand.written) ? cand.path : `${this.cfgPath}.next`;
+    if (next !== cand?.path) await writeFile(next, r.cfg, { mode: 0o644 });
     ph.mark("write");
     if (validatedHash === null || validatedHash !== r.neutralHash) {
       const chk = await haproxyCheck(this.o.bin as string, next);
@@ -331,18 +399,21 @@ export class NodeAgent {
         throw new Error(`haproxy -c failed: ${alerts(chk.output)}`);
       }
     }
-    // The previous file stays as a hard link (no copy); the rename swaps atomically.
+    // The previous file stays as a hard link (no copy); the rename swaps atomically. Three
+    // metadata calls of a few µs each, made synchronously: through libuv's thread pool they
+    // queue behind whatever else is in flight there (3–5 ms measured on the PUT path).
     const prev = `${this.cfgPath}.prev`;
-    await rm(prev, { force: true });
-    const hadPrev = await link(this.cfgPath, prev).then(
-      () => true,
-      () =>
-        copyFile(this.cfgPath, prev).then(
-          () => true,
-          () => false,
-        ),
-    );
-    await rename(next, this.cfgPath);
+    rmSync(prev, { force: true });
+    let hadPrev = true;
+    try {
+      linkSync(this.cfgPath, prev);
+    } catch {
+      hadPrev = await copyFile(this.cfgPath, prev).then(
+        () => true,
+        () => false,
+      );
+    }
+    renameSync(next, this.cfgPath);
     const durable = syncFile(this.cfgPath).then(() => syncDir(this.o.dir));
     durable.catch(() => undefined);
     ph.mark("swap");
@@ -376,9 +447,9 @@ export class NodeAgent {
   }
 
   /** Save runtime state (drain, weights, maint) so the new worker loads it. */
-  async dumpServerState(): Promise<void> {
+  async dumpServerState(fetched?: string): Promise<void> {
     try {
-      const s = await this.proc.admin("show servers state");
+      const s = fetched ?? (await this.proc.admin("show servers state"));
       // Read once, by the worker this reload starts: atomic (never half a file), no fsync.
       if (s.startsWith("1")) await writeReplace(this.proc.paths.stateFile, s);
     } catch (err) {
@@ -503,10 +574,14 @@ export class NodeAgent {
     ).catch((e) => this.o.log.warn({ err: e }, "could not publish reload event"));
   }
 
+  /** Listeners of this node's status as it is published (a PUT of this process waiting). */
+  readonly statusListeners = new Set<(s: NodeStatus) => void>();
+
   async publishStatus(): Promise<void> {
     const now = new Date().toISOString();
     this.status.updated_at = now;
     this.status.seen_at = now;
+    for (const l of this.statusListeners) l({ ...this.status });
     await this.o.store
       .putNode(this.status)
       .catch((err) => this.o.log.warn({ err }, "could not publish node status"));

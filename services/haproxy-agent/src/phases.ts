@@ -3,9 +3,15 @@
  * by the haproxy benchmark): `mark(name)` records the time since the previous mark.
  */
 export class Phases {
-  readonly t0 = performance.now();
-  private last = this.t0;
+  readonly t0: number;
+  private last: number;
   readonly ms: Record<string, number> = {};
+
+  /** `t0`: when the work began, if before now (a request's arrival). */
+  constructor(t0 = performance.now()) {
+    this.t0 = t0;
+    this.last = t0;
+  }
 
   mark(name: string): void {
     const now = performance.now();

@@ -164,17 +164,18 @@ export class ClusterStore {
     stored: StoredState,
     expected: number,
     json = JSON.stringify(stored),
-  ): Promise<number> {
+  ): Promise<{ revision: number; data: Uint8Array }> {
     const data = await encodeStoredJson(json);
     try {
       if (expected === 0) {
         const cur = await this.state.get(cluster);
         if (cur && cur.operation === "PUT") throw staleError(cur.revision);
-        return cur
+        const revision = cur
           ? await this.state.update(cluster, data, cur.revision)
           : await this.state.create(cluster, data);
+        return { revision, data };
       }
-      return await this.state.update(cluster, data, expected);
+      return { revision: await this.state.update(cluster, data, expected), data };
     } catch (err) {
       if (isWrongLastSequence(err)) throw staleError((await this.current(cluster)).revision);
       throw err;
@@ -183,15 +184,20 @@ export class ClusterStore {
 
   // ---- snapshots
 
+  /**
+   * Keep revision `revision` as a snapshot. `encoded`: the bytes that revision's KV value
+   * holds (the stored JSON, compressed when large), published as they are — the revision
+   * is the subject's last token, so one encoding serves both (snapshots of an older
+   * agent also carry it in the JSON).
+   */
   async putSnapshot(
     cluster: string,
     revision: number,
     stored: StoredState,
-    json = JSON.stringify(stored),
+    encoded?: Uint8Array,
   ): Promise<void> {
     const subject = `${HaproxySubjects.snapshot(cluster)}.${revision}`;
-    // `{"revision":N,…stored}` without serialising the document a second time.
-    const data = await encodeStoredJson(`{"revision":${revision},${json.slice(1)}`);
+    const data = encoded ?? (await encodeStoredJson(JSON.stringify(stored)));
     await this.js.publish(subject, data, {
       msgID: `haproxy-${subjectToken(cluster)}-${revision}`,
     });
@@ -210,8 +216,8 @@ export class ClusterStore {
       })
       .catch(() => null);
     if (!m) return null;
-    const v = await decodeStoredJson<StoredState & { revision: number }>(m.data);
-    return { ...v, state: storedDocument(v.state, v.schema_fingerprint) };
+    const v = await decodeStoredJson<StoredState & { revision?: number }>(m.data);
+    return { ...v, revision: v.revision ?? revision, state: storedDocument(v.state, v.schema_fingerprint) };
   }
 
   async latestSnapshotRevision(cluster: string): Promise<number> {
@@ -231,7 +237,8 @@ export class ClusterStore {
         .getMessage(HaproxyStores.snapshotStream, { seq, next_by_subj: filter })
         .catch(() => null);
       if (!m) break;
-      out.push(await decodeStoredJson<StoredState & { revision: number }>(m.data));
+      const v = await decodeStoredJson<StoredState & { revision?: number }>(m.data);
+      out.push({ ...v, revision: v.revision ?? Number(m.subject.slice(m.subject.lastIndexOf(".") + 1)) });
       seq = m.seq + 1;
     }
     return out;

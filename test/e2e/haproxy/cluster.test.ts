@@ -5,7 +5,7 @@
  * back, runtime drain surviving reloads, snapshots/diff/restore, PatchPanel aliases, import.
  */
 
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,6 +98,12 @@ afterAll(async () => {
   for (const b of Object.values(backends)) b.server.close();
 });
 
+/** Candidate files (`haproxy.cfg.cand-*`) left in the agents' directories. */
+async function candidates(): Promise<string[]> {
+  const names = await Promise.all(c.agents.map((a) => readdir(a.dir)));
+  return names.flat().filter((f) => f.startsWith("haproxy.cfg.cand-"));
+}
+
 describe("haproxy cluster - converge on every node", () => {
   it("starts empty: revision 0, both nodes report", async () => {
     const s = await getState();
@@ -136,8 +142,10 @@ describe("haproxy cluster - converge on every node", () => {
       expect(await through(i, "/new/thing")).toBe("200 fresh /new/thing");
       expect(await through(i, "/other")).toBe("200 old /other");
     }
-    // The committing agent's node runs the rendering its validation made (no second
-    // render); every node's file is byte for byte what that node renders from the state.
+    // The committing agent's node ran the candidate written during the check (renamed
+    // into place: none is left) and the rendering its validation made (no second render);
+    // every node's file is byte for byte what that node renders from the state.
+    expect(await candidates()).toEqual([]);
     for (const n of ["node-a", "node-b"]) {
       const path = `/api/v1/haproxy/clusters/default/nodes/${n}/cfg`;
       const disk = await (await c.api("GET", path)).text();
@@ -198,6 +206,8 @@ describe("haproxy cluster - converge on every node", () => {
     );
     expect((await getState()).meta.revision).toBe(cur.meta.revision);
     for (const i of [0, 1]) expect(await through(i, "/new/x")).toBe("200 fresh /new/x");
+    // The candidate the committing agent wrote while haproxy -c ran is gone with the verdict.
+    await waitFor(async () => ((await candidates()).length === 0 ? true : undefined));
   });
 
   it("a reference to a missing backend is a 422 naming the field", async () => {
