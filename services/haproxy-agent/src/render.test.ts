@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { crossCheck, type FieldIssue, StateDocument, type StateDocumentInput } from "@edgeplane/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, type TmpDir, tmpDir } from "../../../test/harness/mod.ts";
-import { parseHints, validateDocument } from "./check.ts";
+import { parseHints, validateDocument, withoutRuntimeState } from "./check.ts";
 import { quoteArg, type RenderOptions, render } from "./render.ts";
 
 let dir: TmpDir;
@@ -127,6 +127,17 @@ describe("haproxy-agent render - determinism and validity", () => {
     expect(cfg).toContain(`server-state-file ${dir.path}/server-state`);
     expect(cfg).toMatch(/defaults\n(.*\n)*? {4}load-server-state-from-file global/);
     expect(cfg).toContain("noreuseport");
+  });
+
+  it("haproxy -c checks the document without the runtime state: only the server-state-file line moves", () => {
+    const { cfg } = render(parse(sampleDoc()), opts);
+    const checked = withoutRuntimeState(cfg, dir.path, "/tmp/ep-hacheck-x");
+    expect(checked).not.toContain(`${dir.path}/server-state`);
+    expect(checked).toContain("\n    server-state-file /tmp/ep-hacheck-x/server-state\n");
+    const a = cfg.split("\n");
+    const b = checked.split("\n");
+    expect(b).toHaveLength(a.length); // hints keep their line numbers
+    expect(b.filter((l, i) => l !== a[i])).toEqual(["    server-state-file /tmp/ep-hacheck-x/server-state"]);
   });
 
   it("the node-neutral hash ignores node paths and port offsets, and nothing else", () => {
