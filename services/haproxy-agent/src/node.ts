@@ -76,8 +76,8 @@ export class NodeAgent {
     hash: string;
     path: string;
     written: Promise<boolean>;
-    /** Whether the server state was dumped for the reload that would apply it. */
-    dumped: Promise<boolean>;
+    /** When the server state was dumped for the reload that would apply it (null: not). */
+    dumped: Promise<number | null>;
   } | null = null;
   private candidates = 0;
   /** The committing validation's rendering of a revision (see `offer`). */
@@ -248,7 +248,6 @@ export class NodeAgent {
   prepare(r: Rendered): void {
     if (r.maps.length > 0) return;
     const old = this.prepared;
-    if (old?.hash === r.hash) return;
     // A new name every time: a file an apply may be renaming is never opened again.
     const path = `${this.cfgPath}.cand-${(++this.candidates).toString(36)}`;
     const written = writeFile(path, r.cfg, { mode: 0o644 }).then(
@@ -263,18 +262,19 @@ export class NodeAgent {
     const dumped = this.running
       ? this.proc.admin("show servers state", 0).then(
           async (st) => {
-            if (!st.startsWith("1")) return false;
+            if (!st.startsWith("1")) return null;
+            const at = performance.now();
             await writeReplace(this.proc.paths.stateFile, st);
-            return true;
+            return at;
           },
-          () => false,
+          () => null,
         )
-      : Promise.resolve(false);
+      : Promise.resolve(null);
     this.prepared = { hash: r.hash, path, written, dumped };
     if (old) void old.written.then(() => rm(old.path, { force: true }).catch(() => undefined));
   }
 
-  /** Forget the candidate of a rendering that will not be committed (haproxy rejected it). */
+  /** Forget the candidate of a rendering that will not be committed. */
   discard(r: Rendered): void {
     const p = this.prepared;
     if (p?.hash !== r.hash) return;
@@ -332,7 +332,8 @@ export class NodeAgent {
     const rendered = pre ?? this.render(stored);
     ph.mark("render");
     if (this.running && rendered.hash === this.marker.hash) {
-      // Same file as what runs: nothing to reload.
+      // Same file as what runs: nothing to reload (nor a candidate of it to keep).
+      this.discard(rendered);
       await this.succeed(revision, rendered.hash, t0, false, ph);
       return;
     }
@@ -361,16 +362,17 @@ export class NodeAgent {
     ph: Phases = new Phases(),
     validatedHash: string | null = null,
   ): Promise<void> {
-    // What runs now and the server-state dump are read while the file is written and
-    // checked: neither depends on it, and both are on the way to the reload.
-    // The two questions go out together: the dump's first try does not wait for `show proc`
-    // (retried as before if it found no socket while a master answers).
     // The candidate this agent wrote (and the state it dumped) while checking this very
     // rendering, if any (`prepare`).
     const cand = this.prepared?.hash === r.hash ? this.prepared : null;
     if (cand) this.prepared = null;
+    // What runs now and the server-state dump are read while the file is written and
+    // checked: neither depends on it, and both are on the way to the reload. The two
+    // questions go out together (the dump is retried as before if its first try found no
+    // socket while a master answers). A dump `prepare` took less than 2 s ago stands.
     const prep = (async () => {
-      if (cand && (await cand.dumped)) return this.proc.showProc(1000);
+      const dumpedAt = cand ? await cand.dumped : null;
+      if (dumpedAt !== null && performance.now() - dumpedAt < 2000) return this.proc.showProc(1000);
       const quick = this.proc.admin("show servers state", 0).catch(() => null);
       const before = await this.proc.showProc(1000);
       if (before) await this.dumpServerState((await quick) ?? undefined);

@@ -61,7 +61,7 @@ import { findExecutable, haproxyVersion, run } from "./haproxy.ts";
 import { importConfig } from "./import.ts";
 import { NodeAgent } from "./node.ts";
 import { Phases } from "./phases.ts";
-import { render } from "./render.ts";
+import { type Rendered, render } from "./render.ts";
 import type { CommitOptions } from "./runtime-api.ts";
 import { startIssue7 } from "./runtime-setup.ts";
 import { ClusterStore, isOnline, type StoredState, staleError } from "./store.ts";
@@ -270,8 +270,13 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
       // While haproxy -c runs: this node's candidate file is written (`NodeAgent.prepare`)
       // and the document serialised and hashed for the store (~11 ms at 10k backends).
       let serialised: ReturnType<typeof serialiseDocument> | undefined;
+      let prepared: Rendered | undefined;
+      let committed = false;
       const checked = checkOrThrow(doc, {
-        onRendered: (r) => agent.prepare(r),
+        onRendered: (r) => {
+          prepared = r;
+          agent.prepare(r);
+        },
         onChecking: () => {
           serialised = serialiseDocument(doc);
         },
@@ -300,7 +305,6 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
         ph.mark("validate");
         ph.ms.validate_check = Math.round(v.checkMs * 10) / 10;
         if (!v.valid) {
-          agent.discard(v.rendered);
           await audit(ctx, o.action, "failure", {
             reason: "haproxy_config_invalid",
             expected_revision: expected,
@@ -312,7 +316,6 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
           ? cur.stored.doc_hash === docHash
           : cur.stored !== null && body(cur.stored.state) === body(doc);
         if (same) {
-          agent.discard(v.rendered);
           return {
             ok: true as const,
             revision: currentRev,
@@ -344,6 +347,7 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
         try {
           ({ revision, data: encoded } = await store.commit(cluster, stored, expected, json));
           ph.mark("kv_cas");
+          committed = true;
           agent.offer(revision, stored, v.rendered);
         } catch (err) {
           if (Errors.StaleRevision.is(err))
@@ -406,6 +410,13 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
           (w) => w?.stop(),
           () => undefined,
         );
+        // Not committed (rejected, unchanged, stale, refused, failed): this node's candidate
+        // goes — once the check that prepares it is over, it may still be running.
+        if (!committed)
+          void checked.then(
+            () => prepared && agent.discard(prepared),
+            () => prepared && agent.discard(prepared),
+          );
       }
     }
 

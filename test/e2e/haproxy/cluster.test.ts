@@ -264,6 +264,8 @@ describe("haproxy cluster - converge on every node", () => {
     const e = (await lost.json()) as { error: { code: string; details: { current_revision: number } } };
     expect(e.error.code).toBe("stale_revision");
     expect(e.error.details.current_revision).toBe((await getState()).meta.revision);
+    // The loser's candidate (written while its check ran) is discarded, the winner's applied.
+    await waitFor(async () => ((await candidates()).length === 0 ? true : undefined));
   });
 
   it("a PUT without a revision on a cluster with state is 428", async () => {
