@@ -4,7 +4,8 @@
  * and server names in messages without a line are matched by name.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Hint, StateDocument } from "@edgeplane/proto";
@@ -121,7 +122,10 @@ export async function validateDocument(
   tmpRoot = tmpdir(),
   hooks: ValidationHooks = {},
 ): Promise<CheckResult & { rendered: Rendered }> {
-  const dir = await mkdtemp(join(tmpRoot, "ep-hacheck-"));
+  // The temp dir and the file haproxy reads are made synchronously: both are on the PUT's
+  // critical path, and through libuv's pool they wait behind whatever else is queued there
+  // (0.6–1.9 ms and ~1 ms measured at 10 backends; a 2.7 MB write at 10k is ~2 ms either way).
+  const dir = mkdtempSync(join(tmpRoot, "ep-hacheck-"));
   try {
     const rendered = render(doc, { ...opts, mapDir: join(dir, "maps") });
     hooks.onRendered?.(rendered);
@@ -130,7 +134,7 @@ export async function validateDocument(
       await Promise.all(rendered.maps.map((m) => writeFile(m.path, m.content)));
     }
     const cfgPath = join(dir, "haproxy.cfg");
-    await writeFile(cfgPath, withoutRuntimeState(rendered.cfg, opts.runDir, dir));
+    writeFileSync(cfgPath, withoutRuntimeState(rendered.cfg, opts.runDir, dir));
     const checking = haproxyCheck(bin, cfgPath);
     hooks.onChecking?.();
     const r = await checking;

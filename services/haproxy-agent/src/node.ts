@@ -326,6 +326,9 @@ export class NodeAgent {
       ph.ms.watch_lag = this.received.lagMs;
       ph.ms.decode = Math.round(this.received.decodeMs * 10) / 10;
     }
+    // What runs now (the reload's baseline) is asked while the before-apply hook runs.
+    const running = this.running ? this.proc.showProc(1000) : undefined;
+    running?.catch(() => undefined);
     await this.onBeforeApply?.(stored).catch((err) => this.o.log.warn({ err }, "before-apply hook failed"));
     const pre = this.prerendered?.revision === revision ? this.prerendered.rendered : null;
     this.prerendered = null;
@@ -339,7 +342,7 @@ export class NodeAgent {
     }
     this.status.state = "applying";
     try {
-      await this.applyFile(rendered, ph, stored.validated_hash ?? null);
+      await this.applyFile(rendered, ph, stored.validated_hash ?? null, running);
     } catch (err) {
       await this.fail(revision, err, t0);
       return;
@@ -361,6 +364,7 @@ export class NodeAgent {
     r: Rendered,
     ph: Phases = new Phases(),
     validatedHash: string | null = null,
+    running?: Promise<ProcInfo | null>,
   ): Promise<void> {
     // The candidate this agent wrote (and the state it dumped) while checking this very
     // rendering, if any (`prepare`).
@@ -372,9 +376,10 @@ export class NodeAgent {
     // socket while a master answers). A dump `prepare` took less than 2 s ago stands.
     const prep = (async () => {
       const dumpedAt = cand ? await cand.dumped : null;
-      if (dumpedAt !== null && performance.now() - dumpedAt < 2000) return this.proc.showProc(1000);
+      if (dumpedAt !== null && performance.now() - dumpedAt < 2000)
+        return running ?? this.proc.showProc(1000);
       const quick = this.proc.admin("show servers state", 0).catch(() => null);
-      const before = await this.proc.showProc(1000);
+      const before = await (running ?? this.proc.showProc(1000));
       if (before) await this.dumpServerState((await quick) ?? undefined);
       return before;
     })();
