@@ -25,7 +25,7 @@ const Settings = z.object({
     .number()
     .int()
     .min(1)
-    .default(7)
+    .default(11)
     .describe(
       "Measured PUTs per size, each followed by a check, a reload and an all-nodes reload (medians reported).",
     ),
