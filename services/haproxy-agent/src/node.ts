@@ -200,7 +200,11 @@ export class NodeAgent {
         try {
           const at = Date.now();
           const t = performance.now();
-          const stored = await decodeStored(e.value);
+          // The document another agent announced while checking it (cluster-prepare.ts):
+          // already rendered, and prepared, here; anything else is decoded.
+          const fast = await this.fastPath?.(e.value).catch(() => null);
+          const stored = fast?.stored ?? (await decodeStored(e.value));
+          if (fast) this.prerendered = { revision: e.revision, rendered: fast.rendered };
           this.received = {
             revision: e.revision,
             lagMs: at - Date.parse(stored.committed_at),
@@ -370,6 +374,7 @@ export class NodeAgent {
     // rendering, if any (`prepare`).
     const cand = this.prepared?.hash === r.hash ? this.prepared : null;
     if (cand) this.prepared = null;
+    this.appliedPrepared = cand !== null;
     // What runs now and the server-state dump are read while the file is written and
     // checked: neither depends on it, and both are on the way to the reload. The two
     // questions go out together (the dump is retried as before if its first try found no
@@ -491,7 +496,16 @@ export class NodeAgent {
     ph.mark("status");
     await this.event("applied", revision, null, performance.now() - t0, reloaded, ph.ms);
     ph.mark("event");
-    this.o.log.info({ revision, ms: Math.round(performance.now() - t0), reloaded, phases: ph.ms }, "applied");
+    this.o.log.info(
+      {
+        revision,
+        ms: Math.round(performance.now() - t0),
+        reloaded,
+        prepared: reloaded && this.appliedPrepared,
+        phases: ph.ms,
+      },
+      "applied",
+    );
     await this.onApplied?.(reloaded).catch((err) => this.o.log.warn({ err }, "after-apply hook failed"));
   }
 
@@ -580,6 +594,11 @@ export class NodeAgent {
       ctx,
     ).catch((e) => this.o.log.warn({ err: e }, "could not publish reload event"));
   }
+
+  /** Recognises a committed value this node prepared for (see cluster-prepare.ts). */
+  fastPath: ((value: Uint8Array) => Promise<{ stored: StoredState; rendered: Rendered } | null>) | undefined;
+  /** Whether the last apply used a prepared candidate file (logged with "applied"). */
+  private appliedPrepared = false;
 
   /** Listeners of this node's status as it is published (a PUT of this process waiting). */
   readonly statusListeners = new Set<(s: NodeStatus) => void>();

@@ -55,6 +55,7 @@ import { z } from "zod";
 import { AcmeAccount } from "./acme.ts";
 import { CertStore, NodeCerts, registerCertApi } from "./certs.ts";
 import { type ValidationHooks, validateDocument } from "./check.ts";
+import { publishAbandon, publishCandidate, RemotePrepare } from "./cluster-prepare.ts";
 import { HaproxyAgentEnv, nodeNameFrom } from "./config.ts";
 import { structuralDiff, unifiedDiff } from "./diff.ts";
 import { findExecutable, haproxyVersion, run } from "./haproxy.ts";
@@ -165,6 +166,21 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
         })
       : null;
     if (acmeAccount) agent.renderOpts.acmeThumbprint = acmeAccount.thumbprint;
+    // Other agents' candidates, rendered and prepared here while they are checked.
+    const remote = new RemotePrepare(
+      nc,
+      cluster,
+      instance,
+      (state) => {
+        const r = render(state, agent.renderOpts);
+        agent.prepare(r);
+        return r;
+      },
+      (r) => agent.discard(r),
+      (err) => log.warn({ err }, "could not prepare another agent's candidate"),
+    );
+    agent.fastPath = (value) => remote.match(value);
+    rt.onStop(() => remote.stop());
     await agent.start();
     rt.onStop(() => agent.close());
     log.info(
@@ -271,6 +287,7 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
       // and the document serialised and hashed for the store (~11 ms at 10k backends).
       let serialised: ReturnType<typeof serialiseDocument> | undefined;
       let prepared: Rendered | undefined;
+      let announced: Promise<boolean> | undefined;
       let committed = false;
       const checked = checkOrThrow(doc, {
         onRendered: (r) => {
@@ -279,6 +296,14 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
         },
         onChecking: () => {
           serialised = serialiseDocument(doc);
+          // The other nodes prepare too (cluster-prepare.ts).
+          announced = publishCandidate(nc, cluster, instance, serialised.docJson).then(
+            () => true,
+            (err: unknown) => {
+              log.warn({ err }, "could not publish the candidate");
+              return false;
+            },
+          );
         },
       });
       checked.catch(() => undefined);
@@ -412,11 +437,19 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
         );
         // Not committed (rejected, unchanged, stale, refused, failed): this node's candidate
         // goes — once the check that prepares it is over, it may still be running.
-        if (!committed)
+        if (!committed) {
           void checked.then(
             () => prepared && agent.discard(prepared),
             () => prepared && agent.discard(prepared),
           );
+          // …and so do the other nodes' (after the candidate itself, on the same subject).
+          void checked
+            .catch(() => undefined)
+            .then(() => announced)
+            .then((sent) => {
+              if (sent) publishAbandon(nc, cluster, instance);
+            });
+        }
       }
     }
 

@@ -142,9 +142,18 @@ describe("haproxy cluster - converge on every node", () => {
       expect(await through(i, "/new/thing")).toBe("200 fresh /new/thing");
       expect(await through(i, "/other")).toBe("200 old /other");
     }
-    // The committing agent's node ran the candidate written during the check (renamed
-    // into place: none is left) and the rendering its validation made (no second render);
-    // every node's file is byte for byte what that node renders from the state.
+    // Every node ran the candidate it wrote while the committing agent checked the document
+    // (the other node from the published candidate, cluster-prepare.ts), renamed into place:
+    // none is left. Every node's file is byte for byte what that node renders from the state.
+    const applied = c.agents.map((a) =>
+      a.proc
+        .output()
+        .split("\n")
+        .filter((l) => l.includes('"msg":"applied"'))
+        .map((l) => JSON.parse(l) as { revision: number; prepared: boolean })
+        .find((l) => l.revision === body.revision),
+    );
+    expect(applied.map((l) => l?.prepared)).toEqual([true, true]);
     expect(await candidates()).toEqual([]);
     for (const n of ["node-a", "node-b"]) {
       const path = `/api/v1/haproxy/clusters/default/nodes/${n}/cfg`;

@@ -24,6 +24,8 @@ export const HaproxySubjects = {
   /** Node-specific requests, served by that node's agent. */
   node: (cluster: string, node: string, rest: string) =>
     `ep.v1.haproxy.${subjectToken(cluster)}.node.${subjectToken(node)}.${rest}`,
+  /** A commit's candidate document, published while it is checked (core NATS, agents only). */
+  candidate: (cluster: string) => `ep.v1.prep.haproxy.${subjectToken(cluster)}`,
   /** Snapshot subject of a cluster. */
   snapshot: (cluster: string) => `ep.v1.snap.haproxy.${subjectToken(cluster)}`,
   /** Apply events (also stored in EVENTS). */
