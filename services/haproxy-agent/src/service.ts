@@ -296,14 +296,18 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
         },
         onChecking: () => {
           serialised = serialiseDocument(doc);
-          // The other nodes prepare too (cluster-prepare.ts).
-          announced = publishCandidate(nc, cluster, instance, serialised.docJson).then(
-            () => true,
-            (err: unknown) => {
-              log.warn({ err }, "could not publish the candidate");
-              return false;
-            },
+          // The other nodes prepare too (cluster-prepare.ts), if there are any.
+          const others = [...members.values()].some(
+            (m) => m.node !== node && isOnline(m, config.EP_HAPROXY_HEARTBEAT_MS),
           );
+          if (others)
+            announced = publishCandidate(nc, cluster, instance, serialised.docJson).then(
+              () => true,
+              (err: unknown) => {
+                log.warn({ err }, "could not publish the candidate");
+                return false;
+              },
+            );
         },
       });
       checked.catch(() => undefined);
