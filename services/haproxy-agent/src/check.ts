@@ -96,7 +96,7 @@ export function parseHints(output: string, cfgPath: string, entities: Array<Enti
 
 /**
  * The text `haproxy -c` checks: the rendering with its `server-state-file` moved to the
- * (empty) temp dir. `haproxy -c` loads that file, the runtime dump of the running worker
+ * temp dir (where an empty state is written). `haproxy -c` loads that file, the runtime dump of the running worker
  * (~1 MB and 25–35 ms of the check at 10k servers), although what is being validated is
  * the document, not the runtime state. The one line is ours (`render`, global section),
  * replaced in place: line numbers, and so hints, are unchanged.
@@ -135,6 +135,8 @@ export async function validateDocument(
     }
     const cfgPath = join(dir, "haproxy.cfg");
     writeFileSync(cfgPath, withoutRuntimeState(rendered.cfg, opts.runDir, dir));
+    // An empty state (format version line only): no "can't open server state file" warning.
+    writeFileSync(runtimePaths(dir).stateFile, "1\n");
     const checking = haproxyCheck(bin, cfgPath);
     hooks.onChecking?.();
     const r = await checking;

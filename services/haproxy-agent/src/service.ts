@@ -282,9 +282,9 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
       watcherP.catch(() => undefined);
       // haproxy -c (the long part) starts with the read of the current revision: a stale,
       // unauthorised or precondition-less PUT still gets its 409/403/428, the check's
-      // result is just not used.
-      // While haproxy -c runs: this node's candidate file is written (`NodeAgent.prepare`)
-      // and the document serialised and hashed for the store (~11 ms at 10k backends).
+      // result is just not used. While it runs, this node prepares (`NodeAgent.prepare`:
+      // candidate file, state dump), the document is serialised and hashed for the store
+      // (~11 ms at 10k backends) and published to the other nodes, which prepare too.
       let serialised: ReturnType<typeof serialiseDocument> | undefined;
       let prepared: Rendered | undefined;
       let announced: Promise<boolean> | undefined;

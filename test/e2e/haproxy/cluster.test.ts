@@ -470,10 +470,12 @@ describe("haproxy cluster - validate and import", () => {
   it("validate is a dry run returning the cfg and haproxy's verdict", async () => {
     const before = (await getState()).meta.revision;
     const r = await c.api("POST", "/api/v1/haproxy/clusters/default/state/validate", doc(true));
-    const v = (await r.json()) as { valid: boolean; cfg: string; hints: unknown[] };
+    const v = (await r.json()) as { valid: boolean; cfg: string; hints: unknown[]; output: string };
     expect(r.status).toBe(200);
     expect(v.valid).toBe(true);
     expect(v.cfg).toContain("backend fresh");
+    // Checked without the node's runtime state, and without a warning about it.
+    expect(v.output).not.toContain("server state file");
     expect((await getState()).meta.revision).toBe(before);
   });
 
