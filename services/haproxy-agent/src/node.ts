@@ -244,9 +244,10 @@ export class NodeAgent {
   }
 
   /**
-   * This agent is checking a rendering it may commit: write the file this node would run
-   * while `haproxy -c` runs, so that applying it is a rename, not a write. Only without map
-   * files, when the validation's text is this node's (see `offer`); the newest candidate
+   * A rendering may be committed soon (this agent is checking it, or another agent is:
+   * cluster-prepare.ts): write the file this node would run while `haproxy -c` runs, so
+   * that applying it is a rename, not a write. Only without map files (the committing
+   * validation renders maps into its own directory, see `offer`); the newest candidate
    * replaces an older one; an apply of any other rendering ignores it.
    */
   prepare(r: Rendered): void {
