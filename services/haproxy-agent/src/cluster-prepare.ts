@@ -11,15 +11,12 @@
  * another schema, no candidate, a candidate that never came) is decoded as before: the KV
  * stays the only source of truth, a candidate only saves work.
  */
-import { promisify } from "node:util";
-import { gunzip } from "node:zlib";
 import { HaproxySubjects, type StateDocument } from "@edgeplane/proto";
 import { type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
 import type { Rendered } from "./render.ts";
 import type { StoredState } from "./store.ts";
-import { encodeStoredJson, isGzip, stateSchemaFingerprint } from "./stored-codec.ts";
+import { encodeStoredJson, stateSchemaFingerprint, storedJsonBytes } from "./stored-codec.ts";
 
-const gunzipAsync = promisify(gunzip);
 const FROM = "Ep-Agent";
 const SCHEMA = "Ep-Schema";
 const ABANDON = "Ep-Abandon";
@@ -90,7 +87,7 @@ export class RemotePrepare {
         // Written by another schema: the value will be parsed again, nothing to prepare.
         if (m.headers?.get(SCHEMA) !== stateSchemaFingerprint()) return;
         void (async () => {
-          const bytes = isGzip(m.data) ? await gunzipAsync(m.data) : Buffer.from(m.data);
+          const bytes = await storedJsonBytes(m.data);
           // The committing agent's schema output, serialised: as decodeStored would take it.
           const state = JSON.parse(bytes.toString("utf8")) as StateDocument;
           const rendered = prepare(state);
@@ -113,7 +110,7 @@ export class RemotePrepare {
   async match(value: Uint8Array): Promise<{ stored: StoredState; rendered: Rendered } | null> {
     const c = this.#candidate;
     if (!c) return null;
-    const raw = isGzip(value) ? await gunzipAsync(value) : Buffer.from(value);
+    const raw = await storedJsonBytes(value);
     const end = PREFIX.length + c.bytes.length;
     if (raw.length <= end + 1 || raw[end] !== 0x2c /* , */) return null;
     if (raw.compare(PREFIX, 0, PREFIX.length, 0, PREFIX.length) !== 0) return null;

@@ -346,13 +346,14 @@ export class NodeAgent {
       return;
     }
     this.status.state = "applying";
+    let prepared: boolean;
     try {
-      await this.applyFile(rendered, ph, stored.validated_hash ?? null, running);
+      prepared = await this.applyFile(rendered, ph, stored.validated_hash ?? null, running);
     } catch (err) {
       await this.fail(revision, err, t0);
       return;
     }
-    await this.succeed(revision, rendered.hash, t0, true, ph);
+    await this.succeed(revision, rendered.hash, t0, true, ph, prepared);
   }
 
   /**
@@ -363,19 +364,19 @@ export class NodeAgent {
    * and port offset differ, and whatever those break (a missing certificate here, a port
    * taken here) fails the reload, which is confirmed through `show proc` and rolled back.
    * The file is written without fsync and made durable (file + directory) while haproxy
-   * reloads; success is reported only after both.
+   * reloads; success is reported only after both. Resolves to whether a candidate file
+   * prepared in advance was used (`prepare`).
    */
   private async applyFile(
     r: Rendered,
     ph: Phases = new Phases(),
     validatedHash: string | null = null,
     running?: Promise<ProcInfo | null>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     // The candidate this agent wrote (and the state it dumped) while checking this very
     // rendering, if any (`prepare`).
     const cand = this.prepared?.hash === r.hash ? this.prepared : null;
     if (cand) this.prepared = null;
-    this.appliedPrepared = cand !== null;
     // What runs now and the server-state dump are read while the file is written and
     // checked: neither depends on it, and both are on the way to the reload. The two
     // questions go out together (the dump is retried as before if its first try found no
@@ -457,6 +458,7 @@ export class NodeAgent {
       this.running = (await this.proc.showProc(500)) !== null;
       throw err;
     }
+    return cand !== null;
   }
 
   /** Save runtime state (drain, weights, maint) so the new worker loads it. */
@@ -482,6 +484,7 @@ export class NodeAgent {
     t0: number,
     reloaded: boolean,
     ph: Phases = new Phases(),
+    prepared = false,
   ): Promise<void> {
     this.marker = { revision, hash, stopped: false };
     this.status.state = "applied";
@@ -502,7 +505,7 @@ export class NodeAgent {
         revision,
         ms: Math.round(performance.now() - t0),
         reloaded,
-        prepared: reloaded && this.appliedPrepared,
+        prepared,
         phases: ph.ms,
       },
       "applied",
@@ -598,8 +601,6 @@ export class NodeAgent {
 
   /** Recognises a committed value this node prepared for (see cluster-prepare.ts). */
   fastPath: ((value: Uint8Array) => Promise<{ stored: StoredState; rendered: Rendered } | null>) | undefined;
-  /** Whether the last apply used a prepared candidate file (logged with "applied"). */
-  private appliedPrepared = false;
 
   /** Listeners of this node's status as it is published (a PUT of this process waiting). */
   readonly statusListeners = new Set<(s: NodeStatus) => void>();

@@ -39,10 +39,14 @@ export function isGzip(b: Uint8Array): boolean {
   return b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 }
 
+/** The JSON bytes of stored bytes, compressed or not. */
+export async function storedJsonBytes(b: Uint8Array): Promise<Buffer> {
+  return isGzip(b) ? gunzipAsync(b) : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** JSON-parsed value of stored bytes, compressed or not (not schema-parsed). */
 export async function decodeStoredJson<T>(b: Uint8Array): Promise<T> {
-  const bytes = isGzip(b) ? await gunzipAsync(b) : b;
-  return JSON.parse(dec.decode(bytes)) as T;
+  return JSON.parse(dec.decode(await storedJsonBytes(b))) as T;
 }
 
 let fingerprint: string | undefined;
