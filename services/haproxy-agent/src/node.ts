@@ -287,13 +287,37 @@ export class NodeAgent {
     void p.written.then(() => rm(p.path, { force: true }).catch(() => undefined));
   }
 
+  private holds = 0;
+  /**
+   * Marks work that wants this process and its haproxy to itself until the returned
+   * function is called: a commit's validation (service.ts) and every convergence pass.
+   * Background work (stats sampling) waits while any is held.
+   */
+  hold(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+    };
+  }
+  get held(): boolean {
+    return this.holds > 0;
+  }
+
   /** Schedule a convergence pass (coalesced). */
   kick(): Promise<void> {
     this.dirty = true;
     this.busy = this.busy.then(async () => {
-      while (this.dirty && !this.closed) {
-        this.dirty = false;
-        await this.converge().catch((err) => this.o.log.error({ err }, "convergence failed"));
+      const release = this.hold();
+      try {
+        while (this.dirty && !this.closed) {
+          this.dirty = false;
+          await this.converge().catch((err) => this.o.log.error({ err }, "convergence failed"));
+        }
+      } finally {
+        release();
       }
     });
     return this.busy;

@@ -79,6 +79,7 @@ export const startIssue7 = {
           intervalMs: config.EP_HAPROXY_SAMPLE_MS,
           log: o.log,
           running: () => agent.installed && agent.status.state !== "stopped",
+          deferWhile: () => agent.held,
         });
         sampler.start();
         closers.push(() => sampler.stop());

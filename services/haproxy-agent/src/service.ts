@@ -277,6 +277,9 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
       // From the request's arrival: `request` is its decoding and schema parse.
       const ph = new Phases(ctx.receivedAt);
       ph.mark("request");
+      // Until this node applied the revision (its convergence holds from there) or the
+      // commit ended without one: no stats sample meanwhile.
+      const release = agent.hold();
       // Subscribed before the commit so no node result is missed.
       const watcherP = o.wait ? startResultWatch() : Promise.resolve(undefined);
       watcherP.catch(() => undefined);
@@ -435,6 +438,7 @@ export const service: RunServiceOptions<typeof HaproxyAgentEnv> = {
           results,
         };
       } finally {
+        release();
         await watcherP.then(
           (w) => w?.stop(),
           () => undefined,
