@@ -1,6 +1,11 @@
 /** haproxy-agent logs - syslog lines from haproxy parsed into log entries. */
+import { createSocket } from "node:dgram";
+import { createLogger, HaproxyLogSubjects } from "@edgeplane/proto";
+import { connect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
-import { parseLogLine } from "./logs.ts";
+import { tmpDir } from "../../../test/harness/mod.ts";
+import { startNats } from "../../../test/harness/nats.ts";
+import { parseLogLine, startLogListener } from "./logs.ts";
 
 describe("haproxy-agent logs - parseLogLine", () => {
   it("parses the default HTTP log format (rfc3164 header)", () => {
@@ -40,4 +45,45 @@ describe("haproxy-agent logs - parseLogLine", () => {
     expect(o).toMatchObject({ kind: "other", severity: 5, message: "Proxy web started." });
     expect(parseLogLine("not syslog", "c", "n")).toBeNull();
   });
+
+  it("publishes a burst of lines, all of them in order (an old worker's proxies stopping)", async () => {
+    const nats = await startNats();
+    const nc = await connect({ servers: nats.url });
+    await using dir = await tmpDir("ep-logs-");
+    const logs = await startLogListener({
+      nc,
+      cluster: "c",
+      node: "n",
+      dir: dir.path,
+      port: 0,
+      log: createLogger("logs-test", "silent"),
+    });
+    const got: string[] = [];
+    nc.subscribe(HaproxyLogSubjects.node("c", "n"), {
+      callback: (_e, m) => {
+        got.push((m.json() as { message: string }).message);
+      },
+    });
+    await nc.flush();
+    const sock = createSocket("udp4");
+    const [host, port] = logs.target.split(":");
+    const N = 2_000;
+    try {
+      for (let i = 0; i < N; i++) {
+        const line = `<132>Dec  7 06:40:00 haproxy[7]: Proxy b${i} stopped (cumulated conns: FE: 0, BE: 0).`;
+        await new Promise<void>((r, j) => sock.send(line, Number(port), host, (e) => (e ? j(e) : r())));
+      }
+      const until = Date.now() + 10_000;
+      while (got.length < N && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(logs.counts).toMatchObject({ received: N, published: N });
+      expect(got).toEqual(
+        Array.from({ length: N }, (_, i) => `Proxy b${i} stopped (cumulated conns: FE: 0, BE: 0).`),
+      );
+    } finally {
+      sock.close();
+      await logs.close();
+      await nc.close();
+      await nats.stop();
+    }
+  }, 30_000);
 });

@@ -138,17 +138,29 @@ export async function startLogListener(o: {
   await writeFile(portFile, String(port)).catch(() => undefined);
   const subject = HaproxyLogSubjects.node(o.cluster, o.node);
   const counts = { received: 0, published: 0, other: 0 };
+  // Lines are published once per event-loop turn: nats.js writes to its socket once per
+  // microtask checkpoint, which is once per datagram otherwise. An old worker stopping
+  // after a reload sends one line per proxy (10,000 at 10,000 backends) while the new one
+  // starts: one write each was ~100 ms of this process's time in the reload's window.
+  let pending: string[] = [];
+  const flush = () => {
+    const lines = pending;
+    pending = [];
+    for (const line of lines) {
+      try {
+        o.nc.publish(subject, line);
+        counts.published++;
+      } catch {
+        /* connection closing */
+      }
+    }
+  };
   sock.on("message", (buf) => {
     counts.received++;
     const e = parseLogLine(buf.toString("utf8"), o.cluster, o.node);
     if (!e) return;
     if (e.kind === "other") counts.other++;
-    try {
-      o.nc.publish(subject, JSON.stringify(e));
-      counts.published++;
-    } catch {
-      /* connection closing */
-    }
+    if (pending.push(JSON.stringify(e)) === 1) setImmediate(flush);
   });
   sock.on("error", (err) => o.log.warn({ err }, "log listener error"));
   o.log.info({ port }, "listening for haproxy logs");
