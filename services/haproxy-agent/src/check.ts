@@ -57,8 +57,17 @@ const LINE_RE = /^\[(ALERT|WARNING|NOTICE)\]\s+\(\d+\)\s*:\s*(.*)$/;
 
 export function parseHints(output: string, cfgPath: string, entities: Array<Entity | undefined>): Hint[] {
   const hints: Hint[] = [];
-  const byName = new Map<string, Entity>();
-  for (const e of entities) if (e && !byName.has(`${e.kind}:${e.name}`)) byName.set(`${e.kind}:${e.name}`, e);
+  // Built on the first message naming a proxy or server without a line: most outputs have
+  // none, and the index costs ~10 ms at 10,000 backends (one entity per rendered line).
+  let index: Map<string, Entity> | undefined;
+  const byName = (key: string) => {
+    if (!index) {
+      index = new Map();
+      for (const e of entities)
+        if (e && !index.has(`${e.kind}:${e.name}`)) index.set(`${e.kind}:${e.name}`, e);
+    }
+    return index.get(key);
+  };
   for (const raw of output.split("\n")) {
     const m = LINE_RE.exec(raw.trim());
     if (!m) continue;
@@ -75,10 +84,9 @@ export function parseHints(output: string, cfgPath: string, entities: Array<Enti
     if (!entity) {
       const srv = /server '?([A-Za-z0-9_.:-]+)\/([A-Za-z0-9_.:-]+)'?/.exec(message);
       const px = /(?:backend|frontend|proxy|listen|Proxy)\s+'([A-Za-z0-9_.:-]+)'/.exec(message);
-      if (srv) entity = byName.get(`server:${srv[1]}/${srv[2]}`);
+      if (srv) entity = byName(`server:${srv[1]}/${srv[2]}`);
       if (!entity && px) {
-        entity =
-          byName.get(`backend:${px[1]}`) ?? byName.get(`frontend:${px[1]}`) ?? byName.get(`listen:${px[1]}`);
+        entity = byName(`backend:${px[1]}`) ?? byName(`frontend:${px[1]}`) ?? byName(`listen:${px[1]}`);
       }
     }
     if (severity === "NOTICE") continue;
