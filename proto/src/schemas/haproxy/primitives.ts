@@ -36,18 +36,14 @@ export const IDENT_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}$/;
 export function identSchema(what: string) {
   return z
     .string()
-    .superRefine((v, ctx) => {
-      if (IDENT_RE.test(v)) return;
-      if (v.length === 0) ctx.addIssue({ code: "custom", message: `${what} must not be empty` });
-      else if (v.length > 100)
-        ctx.addIssue({ code: "custom", message: `${what} is longer than 100 characters` });
-      else {
+    .refine((v) => IDENT_RE.test(v), {
+      error: (iss) => {
+        const v = iss.input as string;
+        if (v.length === 0) return `${what} must not be empty`;
+        if (v.length > 100) return `${what} is longer than 100 characters`;
         const bad = explainChar(v, /[A-Za-z0-9_.:-]/) ?? "its first character";
-        ctx.addIssue({
-          code: "custom",
-          message: `${what} has ${bad}; only A-Z, a-z, 0-9, '_', '.', ':' and '-' are allowed (not starting with '.', ':' or '-')`,
-        });
-      }
+        return `${what} has ${bad}; only A-Z, a-z, 0-9, '_', '.', ':' and '-' are allowed (not starting with '.', ':' or '-')`;
+      },
     })
     .describe(`${what}: 1–100 characters of A-Z, a-z, 0-9, '_', '.', ':', '-'`);
 }
@@ -63,12 +59,9 @@ export function argSchema(what = "argument") {
     .string()
     .min(1, `${what} must not be empty`)
     .max(4096, `${what} is longer than 4096 characters`)
-    .superRefine((v, ctx) => {
-      if (hasControlChar(v))
-        ctx.addIssue({
-          code: "custom",
-          message: `${what} contains a control character (${explainChar(v, /[ -~\u0080-\uffff]/)}); newlines and tabs are not allowed`,
-        });
+    .refine((v) => !hasControlChar(v), {
+      error: (iss) =>
+        `${what} contains a control character (${explainChar(iss.input as string, /[ -~\u0080-\uffff]/)}); newlines and tabs are not allowed`,
     })
     .describe(`${what}: text without control characters (quoted by the renderer)`);
 }
@@ -80,13 +73,12 @@ export function wordSchema(what: string, max = 256) {
   return z
     .string()
     .max(max, `${what} is longer than ${max} characters`)
-    .superRefine((v, ctx) => {
-      if (v.length === 0) ctx.addIssue({ code: "custom", message: `${what} must not be empty` });
-      else if (!WORD_RE.test(v))
-        ctx.addIssue({
-          code: "custom",
-          message: `${what} has ${explainChar(v, /[A-Za-z0-9_.:/%+=,@?&*[\]()!<>~^{}|;-]/)}; whitespace, quotes, '\\', '#' and '$' are not allowed here`,
-        });
+    .refine((v) => WORD_RE.test(v), {
+      error: (iss) => {
+        const v = iss.input as string;
+        if (v.length === 0) return `${what} must not be empty`;
+        return `${what} has ${explainChar(v, /[A-Za-z0-9_.:/%+=,@?&*[\]()!<>~^{}|;-]/)}; whitespace, quotes, '\\', '#' and '$' are not allowed here`;
+      },
     })
     .describe(`${what}: one word without whitespace, quotes, '\\', '#' or '$'`);
 }
@@ -100,13 +92,9 @@ const FETCH_RE = /^[a-z0-9_.]+(\([^\s()'"\\#$]*\))?(,[a-z0-9_.]+(\([^\s()'"\\#$]
 export const FetchExpr = z
   .string()
   .max(512)
-  .superRefine((v, ctx) => {
-    if (!FETCH_RE.test(v))
-      ctx.addIssue({
-        code: "custom",
-        message:
-          "not a sample fetch expression: expected name(args)[,converter(args)…] with args free of spaces, quotes, '\\', '#', '$' and parentheses",
-      });
+  .refine((v) => FETCH_RE.test(v), {
+    message:
+      "not a sample fetch expression: expected name(args)[,converter(args)…] with args free of spaces, quotes, '\\', '#', '$' and parentheses",
   })
   .describe("Sample fetch with optional converters, e.g. `req.hdr(host),lower`.");
 
