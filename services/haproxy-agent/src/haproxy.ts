@@ -146,8 +146,26 @@ const isAlive = (pid: number) => {
 /** The master-worker haproxy of this node, driven through its master CLI. */
 export class HaproxyProcess {
   readonly paths: HaproxyPaths;
+  /**
+   * Commands that change what runs (start, reload, stop) counted as they begin, and how
+   * many are under way. A `show proc` answer asked while none was under way still
+   * describes what runs as long as `generation` has not moved since (the early reload
+   * baseline of `NodeAgent.prepare`).
+   */
+  generation = 0;
+  changing = 0;
   constructor(paths: HaproxyPaths) {
     this.paths = paths;
+  }
+
+  private async changes<T>(fn: () => Promise<T>): Promise<T> {
+    this.generation++;
+    this.changing++;
+    try {
+      return await fn();
+    } finally {
+      this.changing--;
+    }
   }
 
   /** `show proc`, or null when no master answers. */
@@ -197,7 +215,11 @@ export class HaproxyProcess {
    * and wait until a worker runs. A detached master survives an agent crash; the next
    * agent adopts it through the master socket.
    */
-  async start(timeoutMs: number): Promise<ProcInfo> {
+  start(timeoutMs: number): Promise<ProcInfo> {
+    return this.changes(() => this.startNow(timeoutMs));
+  }
+
+  private async startNow(timeoutMs: number): Promise<ProcInfo> {
     const existing = await readPid(this.paths.pidFile);
     if (existing && isAlive(existing)) {
       // A master is alive but its socket was briefly away (re-exec): never start a second one.
@@ -243,7 +265,15 @@ export class HaproxyProcess {
    * between writes the poll starts tight (2 ms) and backs off to 25 ms. Connects are
    * retried every 3 ms while the master socket is away during the re-exec.
    */
-  async reload(timeoutMs: number, ph?: { mark(name: string): void }, known?: ProcInfo): Promise<ProcInfo> {
+  reload(timeoutMs: number, ph?: { mark(name: string): void }, known?: ProcInfo): Promise<ProcInfo> {
+    return this.changes(() => this.reloadNow(timeoutMs, ph, known));
+  }
+
+  private async reloadNow(
+    timeoutMs: number,
+    ph?: { mark(name: string): void },
+    known?: ProcInfo,
+  ): Promise<ProcInfo> {
     const before = known ?? (await this.showProc(1000));
     if (!before) throw new Error("haproxy is not running (no answer on the master socket)");
     const offset = await this.logOffset();
@@ -302,7 +332,11 @@ export class HaproxyProcess {
   }
 
   /** Stop the master (SIGTERM to it: workers finish, then exit) and wait for it to go. */
-  async stop(timeoutMs = 10_000): Promise<void> {
+  stop(timeoutMs = 10_000): Promise<void> {
+    return this.changes(() => this.stopNow(timeoutMs));
+  }
+
+  private async stopNow(timeoutMs: number): Promise<void> {
     const p = await this.showProc(0);
     const pid = p?.masterPid ?? (await readPid(this.paths.pidFile));
     if (!pid || !isAlive(pid)) return;
