@@ -69,11 +69,15 @@ describe("haproxy-agent logs - parseLogLine", () => {
     const [host, port] = logs.target.split(":");
     const N = 2_000;
     try {
+      const until = Date.now() + 10_000;
+      // Bursts of 200, each sent once the previous one was read: a host whose socket
+      // buffers are small (net.core.rmem_max) must not drop datagrams of the test itself.
       for (let i = 0; i < N; i++) {
         const line = `<132>Dec  7 06:40:00 haproxy[7]: Proxy b${i} stopped (cumulated conns: FE: 0, BE: 0).`;
         await new Promise<void>((r, j) => sock.send(line, Number(port), host, (e) => (e ? j(e) : r())));
+        if (i % 200 === 199)
+          while (logs.counts.received <= i && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
       }
-      const until = Date.now() + 10_000;
       while (got.length < N && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       expect(logs.counts).toMatchObject({ received: N, published: N });
       expect(got).toEqual(
