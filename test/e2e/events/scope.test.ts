@@ -88,15 +88,17 @@ describe("events - scope filtering", () => {
     await publishMix();
     await owner.next((f) => f.type === "event" && f.seq === seqs.a2);
     await viewer.next((f) => f.type === "event" && f.seq === seqs.a2);
-    expect(viewer.events().map((f) => f.seq)).toEqual([seqs.a, seqs.a2]);
-    expect(owner.events().map((f) => f.seq)).toEqual([
-      seqs.a,
-      seqs.b,
-      seqs.peer,
-      seqs.audit,
-      seqs.key,
-      seqs.a2,
-    ]);
+    // "Live from now" starts at the last event this gateway had received when the
+    // subscribe arrived: a key-created event of beforeAll, stored but still on its way to
+    // the gateway, is rightly delivered after it (the seam of feed.ts). Only the mix is
+    // this test's.
+    const mix = (c: typeof owner) =>
+      c
+        .events()
+        .map((f) => f.seq as number)
+        .filter((seq) => seq >= (seqs.a as number));
+    expect(mix(viewer)).toEqual([seqs.a, seqs.a2]);
+    expect(mix(owner)).toEqual([seqs.a, seqs.b, seqs.peer, seqs.audit, seqs.key, seqs.a2]);
     // Replay applies the same filter.
     const again = await subscribed(
       wsUrl(gw),
